@@ -1,0 +1,104 @@
+package config
+
+import (
+	"encoding"
+	"log/slog"
+	"net/url"
+	"reflect"
+	"time"
+)
+
+// RedactedText replaces the value of every secret field in [Redacted]'s
+// output.
+const RedactedText = "[REDACTED]"
+
+var textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
+
+// Redacted renders cfg, a config struct or a pointer to one, as a
+// [slog.Value] for logging:
+//
+//	logger.Info("starting", "config", config.Redacted(cfg))
+//
+// The value is a group with one attribute per field that has an env key,
+// keyed by the full variable name (with the same prefixes [Load] used, so
+// pass the same [WithPrefix] option), in field order. A field tagged
+// secret:"true", or with a secret tag that is not a boolean, shows
+// [RedactedText] whatever its value, even when empty. A url.URL shows its
+// password as "xxxxx". Fields without an env key and nil pointers to nested
+// structs are left out.
+//
+// Redacted only reads cfg; it is safe to call concurrently with other
+// readers. It does not panic: anything that is not a struct renders as a
+// string explaining the mistake.
+func Redacted(cfg any, opts ...Option) slog.Value {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	rv := reflect.ValueOf(cfg)
+	for rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		rv = rv.Elem()
+	}
+	if rv.Kind() != reflect.Struct {
+		return slog.StringValue("!config.Redacted: " + describe(cfg) + " is not a struct")
+	}
+	var attrs []slog.Attr
+	w := walker{visit: func(l leaf) {
+		if l.key == "" || l.group {
+			return
+		}
+		if secret, _ := l.secret(); secret {
+			attrs = append(attrs, slog.String(l.key, RedactedText))
+			return
+		}
+		attrs = append(attrs, slog.Attr{Key: l.key, Value: logValue(l.v)})
+	}}
+	w.walkStruct(rv, o.prefix, "")
+	return slog.GroupValue(attrs...)
+}
+
+func describe(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	return reflect.TypeOf(v).String()
+}
+
+func logValue(v reflect.Value) slog.Value {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return slog.AnyValue(nil)
+		}
+		v = v.Elem()
+	}
+	switch v.Type() {
+	case urlType:
+		u := v.Interface().(url.URL)
+		return slog.StringValue(u.Redacted())
+	case durationType:
+		return slog.DurationValue(time.Duration(v.Int()))
+	case timeType:
+		return slog.TimeValue(v.Interface().(time.Time))
+	}
+	if v.Type().Implements(textMarshalerType) {
+		return slog.AnyValue(v.Interface())
+	}
+	if reflect.PointerTo(v.Type()).Implements(textMarshalerType) {
+		p := reflect.New(v.Type()) // a copy, so that cfg is never handed out
+		p.Elem().Set(v)
+		return slog.AnyValue(p.Interface())
+	}
+	switch k := v.Kind(); {
+	case k == reflect.String:
+		return slog.StringValue(v.String())
+	case k == reflect.Bool:
+		return slog.BoolValue(v.Bool())
+	case isIntKind(k):
+		return slog.Int64Value(v.Int())
+	case isUintKind(k):
+		return slog.Uint64Value(v.Uint())
+	case k == reflect.Float32 || k == reflect.Float64:
+		return slog.Float64Value(v.Float())
+	}
+	return slog.AnyValue(v.Interface())
+}
