@@ -1,0 +1,60 @@
+// Package httpkit provides the HTTP server plumbing every chassis service
+// needs: middleware for request ids, access logs, panic recovery and
+// OpenTelemetry tracing, an *http.Server with safe timeouts, and JSON
+// request and response helpers that turn bad input into RFC 9457 problem
+// responses.
+//
+// Most services build their server like this:
+//
+//	mux := http.NewServeMux()
+//	mux.HandleFunc("POST /users", createUser)
+//
+//	mw := httpkit.Chain(
+//		httpkit.Recovery(logger),
+//		httpkit.RequestID,
+//		httpkit.Tracing(),
+//		httpkit.Logging(logger),
+//	)
+//	srv := httpkit.NewServer(":8080", mw(mux))
+//
+// and write handlers with [DecodeJSON] and [WriteJSON]:
+//
+//	func createUser(w http.ResponseWriter, r *http.Request) {
+//		var in struct{ Name string `json:"name"` }
+//		if err := httpkit.DecodeJSON(w, r, &in, httpkit.DisallowUnknownFields()); err != nil {
+//			problem.Write(w, r, err) // 400, 413 or 415 naming the problem
+//			return
+//		}
+//		...
+//		_ = httpkit.WriteJSON(w, r, http.StatusCreated, user)
+//	}
+//
+// # Middleware order
+//
+// [Chain] composes in reading order; the order above is the recommended
+// one. Recovery goes outermost so that it also catches panics in the other
+// middleware and can still answer with a 500; RequestID comes before
+// anything that logs or writes problems; Logging goes inside Tracing so its
+// access-log line carries the trace and span ids.
+//
+// # Routes
+//
+// Logging and Tracing report the ServeMux pattern that matched (for
+// example "/users/{id}"), never the raw path, as the route. The mux sets
+// Request.Pattern on the request it receives, after these middleware
+// passed it on; they read it once next returns, and share it through the
+// request context, so every one of them sees it as long as one sits
+// directly outside the mux.
+//
+// # Response writers
+//
+// Every wrapper this package puts around the http.ResponseWriter keeps
+// http.Flusher, http.Hijacker, io.ReaderFrom and Unwrap, so
+// http.ResponseController, server-sent events and WebSockets work behind
+// the whole chain.
+//
+// # What is never recorded
+//
+// Query strings, request headers and bodies appear in no log line, span
+// attribute or metric: they carry tokens and personal data.
+package httpkit

@@ -1,0 +1,126 @@
+package httpkit
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chassis-go/chassis/internal/respwrite"
+)
+
+// Logging returns middleware that writes one access-log line per request,
+// with message "http request", after next returns:
+//
+//	method     the request method
+//	route      the path of the ServeMux pattern that matched ("/users/{id}"), if any
+//	path       the escaped URL path as received, before any handler ran
+//	status     the status sent, 200 for a bare Write; left out if the connection was hijacked
+//	bytes      body bytes written
+//	duration   time from the call to Logging until next returned
+//	request_id the id from [RequestID], if any
+//	trace_id, span_id  the span in the request context, if valid
+//	panic      true if next panicked (status is then 500 unless the response had started)
+//	hijacked   true if the handler hijacked the connection
+//
+// The query string is never logged: it often carries tokens and personal
+// data. Headers and bodies are not logged either.
+//
+// Responses of 500 and above, and panics, are logged at level Error; all
+// others at Info, 4xx included: client mistakes are not the service's, and a
+// scanner's flood of 404s must not look like an incident. The line is built
+// only if logger is enabled at that level, and it is written with the
+// request's context, so a context-aware handler (logz) sees the span.
+//
+// trace_id and span_id are added only when logger's handler does not add
+// them itself, which a handler announces with a method AddsTraceContext()
+// bool that returns true (logz's does). Mount Logging inside [Tracing] so
+// the request context holds the server span. The route is found even when
+// the mux sits behind other middleware that replace the request, provided
+// one of this package's middleware sits between them and the mux.
+//
+// Logging wraps the ResponseWriter to observe the status; Flush, Hijack,
+// ReadFrom and, through Unwrap, every http.ResponseController method keep
+// working. A panic from next is logged and then continues unchanged (it is
+// not recovered). Panics if logger is nil.
+func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
+	if logger == nil {
+		panic("httpkit.Logging: logger is nil; pass slog.Default() or a logz logger")
+	}
+	addTrace := !addsTraceContext(logger)
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			path := r.URL.EscapedPath()
+			ctx := r.Context()
+			r, info := withInfo(r)
+			rw := respwrite.New(w)
+			completed := false
+			defer func() {
+				pattern := info.routePattern(r) // also publishes it outwards
+				level := slog.LevelInfo
+				status := rw.Status()
+				switch {
+				case !completed:
+					level = slog.LevelError
+					if !rw.Started() {
+						status = http.StatusInternalServerError // what Recovery sends
+					}
+				case status == 0:
+					status = http.StatusOK // net/http's implicit 200
+				case status >= 500:
+					level = slog.LevelError
+				}
+				if !logger.Enabled(ctx, level) {
+					return
+				}
+				attrs := make([]slog.Attr, 0, 12)
+				attrs = append(attrs, slog.String("method", r.Method))
+				if rt := route(pattern); rt != "" {
+					attrs = append(attrs, slog.String("route", rt))
+				}
+				attrs = append(attrs, slog.String("path", path))
+				if !rw.Hijacked() {
+					attrs = append(attrs, slog.Int("status", status))
+				}
+				attrs = append(attrs,
+					slog.Int64("bytes", rw.Bytes()),
+					slog.Duration("duration", time.Since(start)))
+				if id := info.requestID(); id != "" {
+					attrs = append(attrs, slog.String("request_id", id))
+				}
+				if addTrace {
+					attrs = appendTrace(attrs, ctx)
+				}
+				if !completed {
+					attrs = append(attrs, slog.Bool("panic", true))
+				}
+				if rw.Hijacked() {
+					attrs = append(attrs, slog.Bool("hijacked", true))
+				}
+				logger.LogAttrs(ctx, level, "http request", attrs...)
+			}()
+			next.ServeHTTP(rw, r)
+			completed = true
+		})
+	}
+}
+
+// addsTraceContext reports whether logger's handler adds trace_id and
+// span_id from the context by itself.
+func addsTraceContext(logger *slog.Logger) bool {
+	h, ok := logger.Handler().(interface{ AddsTraceContext() bool })
+	return ok && h.AddsTraceContext()
+}
+
+func appendTrace(attrs []slog.Attr, ctx context.Context) []slog.Attr {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return attrs
+	}
+	return append(attrs,
+		slog.String("trace_id", sc.TraceID().String()),
+		slog.String("span_id", sc.SpanID().String()))
+}

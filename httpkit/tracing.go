@@ -1,0 +1,155 @@
+package httpkit
+
+import (
+	"net/http"
+
+	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// TracingOption configures [Tracing].
+type TracingOption func(*tracingConfig)
+
+type tracingConfig struct {
+	tp     trace.TracerProvider
+	mp     metric.MeterProvider
+	prop   propagation.TextMapPropagator
+	filter func(*http.Request) bool
+}
+
+// WithTracerProvider sets the provider of the tracer Tracing starts server
+// spans with. Without it, Tracing uses the provider of the span already in
+// the request context if there is one, else the global provider
+// (otel.GetTracerProvider) at the time of the request, as otelhttp does.
+func WithTracerProvider(tp trace.TracerProvider) TracingOption {
+	return func(c *tracingConfig) { c.tp = tp }
+}
+
+// WithMeterProvider sets the provider of the meter that records
+// http.server.request.duration and the body size histograms. Without it,
+// Tracing uses the global provider (otel.GetMeterProvider) as of the call to
+// Tracing.
+func WithMeterProvider(mp metric.MeterProvider) TracingOption {
+	return func(c *tracingConfig) { c.mp = mp }
+}
+
+// WithPropagators sets how the parent span context is extracted from
+// request headers. Without it, Tracing uses the global propagator
+// (otel.GetTextMapPropagator) as of the call to Tracing.
+func WithPropagators(p propagation.TextMapPropagator) TracingOption {
+	return func(c *tracingConfig) { c.prop = p }
+}
+
+// WithTracingFilter makes Tracing skip requests for which keep returns
+// false (health checks, for example): they get neither span nor metrics,
+// and next sees the request unchanged.
+func WithTracingFilter(keep func(*http.Request) bool) TracingOption {
+	return func(c *tracingConfig) { c.filter = keep }
+}
+
+// Tracing returns middleware, built on otelhttp, that runs each request in a
+// server span and records the OpenTelemetry HTTP server metrics
+// (http.server.request.duration and the request and response body sizes),
+// following the semantic conventions:
+//
+//   - The span is named "{method} {route}", for example "GET /users/{id}",
+//     from the ServeMux pattern that matched (Request.Pattern, set only once
+//     the mux has routed, so the span is renamed after next returns; a
+//     pattern's method and host are dropped: "GET example.com/users/{id}"
+//     gives route "/users/{id}"), and the span and the metrics get the
+//     http.route attribute. With no route the name is the method alone;
+//     a method outside the standard nine becomes "HTTP". Raw paths never
+//     name a span, so span names stay low-cardinality.
+//   - A status of 500 or more marks the span as an error; 4xx does not (the
+//     server did its job). A panic in next marks it as an error too, and
+//     the span ends before the panic continues.
+//   - The query string is never recorded: otelhttp records url.path and
+//     url.scheme but not url.query or url.full.
+//   - The parent is extracted from the request headers with the configured
+//     propagators, so a caller can choose the trace id. A public-facing
+//     service that must not trust callers passes
+//     WithPropagators(propagation.NewCompositeTextMapPropagator()), which
+//     extracts nothing.
+//
+// The route is found even when the mux sits behind other middleware that
+// replace the request, provided one of this package's middleware sits
+// between them and the mux. next receives a request whose context carries
+// the span; the ResponseWriter is wrapped by otelhttp (httpsnoop), which
+// keeps Flush, Hijack, ReadFrom and Unwrap. Tracing uses the OpenTelemetry
+// API only: without providers installed it costs little and records
+// nothing.
+func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
+	var cfg tracingConfig
+	for _, o := range opts {
+		if o == nil {
+			panic("httpkit.Tracing: nil option; remove it")
+		}
+		o(&cfg)
+	}
+	oopts := []otelhttp.Option{
+		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
+			return spanName(r.Method, route(patternOf(r)))
+		}),
+	}
+	if cfg.tp != nil {
+		oopts = append(oopts, otelhttp.WithTracerProvider(cfg.tp))
+	}
+	if cfg.mp != nil {
+		oopts = append(oopts, otelhttp.WithMeterProvider(cfg.mp))
+	}
+	if cfg.prop != nil {
+		oopts = append(oopts, otelhttp.WithPropagators(cfg.prop))
+	}
+	otelMW := otelhttp.NewMiddleware("", oopts...)
+
+	return func(next http.Handler) http.Handler {
+		h := otelMW(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			completed := false
+			defer func() {
+				span := trace.SpanFromContext(r.Context())
+				if rt := route(patternOf(r)); rt != "" {
+					span.SetName(spanName(r.Method, rt))
+					span.SetAttributes(attribute.String("http.route", rt))
+					// otelhttp adds http.route to the metrics itself only
+					// when the mux routed this very request.
+					if r.Pattern == "" {
+						if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
+							l.Add(attribute.String("http.route", rt))
+						}
+					}
+				}
+				if !completed {
+					span.SetStatus(codes.Error, "handler panicked")
+				}
+			}()
+			next.ServeHTTP(w, r)
+			completed = true
+		}))
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if cfg.filter != nil && !cfg.filter(r) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			r, _ = withInfo(r)
+			h.ServeHTTP(w, r)
+		})
+	}
+}
+
+// spanName is the semantic-convention server span name.
+func spanName(method, route string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+	default:
+		method = "HTTP"
+	}
+	if route == "" {
+		return method
+	}
+	return method + " " + route
+}
