@@ -1,0 +1,287 @@
+package guard
+
+import (
+	"context"
+	"log/slog"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/chassis-go/chassis/problem"
+)
+
+// RateLimitConfig configures [RateLimit]. Limiter and Key are required; every
+// other zero field means the documented default. RateLimit copies the config.
+type RateLimitConfig struct {
+	// Limiter decides each request, typically a [MemoryLimiter] or a
+	// guard/redislimit Limiter. Required.
+	Limiter Limiter
+
+	// Key names the client a request is counted against, typically
+	// [RemoteIP] or [ClientIP]. Required. A Key error is answered with a 400
+	// problem ("cannot identify client") and logged at Warn level; the
+	// limiter is not consulted and the handler is not called.
+	Key KeyFunc
+
+	// FailClosed chooses what happens when the Limiter returns an error (for
+	// example Redis is unreachable): false (the default) fails open, calling
+	// the handler as if the request had been allowed, without RateLimit
+	// headers; true fails closed with a 503 problem. Either way the error is
+	// logged at Error level and counted as chassis.decision=error.
+	FailClosed bool
+
+	// Exempt, if non-nil, is called first; requests for which it returns
+	// true (health probes, say) skip rate limiting entirely: no key, no
+	// limiter call, no headers, no metrics. It must be safe for concurrent
+	// use.
+	Exempt func(*http.Request) bool
+
+	// PolicyName is the name of the quota policy in the RateLimit and
+	// RateLimit-Policy headers. Empty means "default". It must be printable
+	// ASCII.
+	PolicyName string
+
+	// Logger receives key and limiter errors, at most one record per kind per
+	// second (with a "suppressed" count of the records dropped since), so a
+	// flood of bad requests cannot flood the logs. Nil means slog.Default()
+	// at the time of logging. Records carry no client-supplied key.
+	Logger *slog.Logger
+
+	// MeterProvider receives the chassis.ratelimit.decisions counter
+	// ({decision}; attributes chassis.decision = allowed / denied / error and
+	// chassis.limiter). Nil means otel.GetMeterProvider() when RateLimit is
+	// called. chassis.limiter is "memory" for a *MemoryLimiter, the result
+	// of a Kind() string method if the Limiter has one (guard/redislimit's
+	// returns "redis"), and "other" otherwise.
+	MeterProvider metric.MeterProvider
+}
+
+// RateLimit returns middleware that admits requests while cfg.Limiter allows
+// their key (cfg.Key), following draft-ietf-httpapi-ratelimit-headers-11
+// (May 2026) for the headers:
+//
+//   - Allowed: the response carries RateLimit-Policy and RateLimit headers,
+//     for example
+//     RateLimit-Policy: "default";q=100;w=60 (quota q requests per window of w
+//     seconds: the Limit's Rate per Per, rounded up to whole seconds and
+//     scaled accordingly) and RateLimit: "default";r=42;t=30 (r is
+//     Decision.Remaining; t is Decision.ResetAfter in whole seconds, rounded
+//     up), then next is called. The headers are omitted when the Decision
+//     has a zero Limit.
+//   - Denied: 429 Too Many Requests with a problem+json body, the same
+//     headers (r=0) and Retry-After: the real wait (Decision.RetryAfter) in
+//     whole seconds, rounded up and at least 1. next is not called.
+//   - Key error: 400 problem "cannot identify client"; next is not called.
+//   - Limiter error: see RateLimitConfig.FailClosed.
+//
+// The middleware does not wrap the ResponseWriter, so every optional
+// interface of w reaches next unchanged. Key functions decide whether
+// X-Forwarded-For is trusted (see [ClientIP]). Mount RateLimit early, before
+// handlers that do expensive work, and after the middleware that recovers
+// panics and logs requests so 429s are logged.
+//
+// Panics if cfg.Limiter or cfg.Key is nil or cfg.PolicyName is not printable
+// ASCII.
+func RateLimit(cfg RateLimitConfig) func(http.Handler) http.Handler {
+	if cfg.Limiter == nil {
+		panic("guard.RateLimit: cfg.Limiter is nil; build one with guard.NewMemoryLimiter")
+	}
+	if cfg.Key == nil {
+		panic("guard.RateLimit: cfg.Key is nil; use guard.RemoteIP() or guard.ClientIP(proxies...)")
+	}
+	name := cfg.PolicyName
+	if name == "" {
+		name = "default"
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x20 || name[i] > 0x7e {
+			panic("guard.RateLimit: cfg.PolicyName " + strconv.Quote(name) + " is not printable ASCII; use a plain name such as \"default\"")
+		}
+	}
+	rl := &rateLimiter{
+		limiter:    cfg.Limiter,
+		key:        cfg.Key,
+		failClosed: cfg.FailClosed,
+		exempt:     cfg.Exempt,
+		item:       sfString(name),
+		logger:     cfg.Logger,
+		decisions:  newDecisionCounter(cfg.MeterProvider, limiterKind(cfg.Limiter)),
+		denied:     problem.TooManyRequests("rate limit exceeded"),
+		noKey:      problem.BadRequest("cannot identify client"),
+		failed:     problem.Unavailable("rate limiter unavailable"),
+	}
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("guard.RateLimit: next handler is nil")
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rl.serve(w, r, next)
+		})
+	}
+}
+
+func limiterKind(l Limiter) string {
+	switch l := l.(type) {
+	case *MemoryLimiter:
+		return "memory"
+	case interface{ Kind() string }:
+		return l.Kind()
+	}
+	return "other"
+}
+
+type rateLimiter struct {
+	limiter    Limiter
+	key        KeyFunc
+	failClosed bool
+	exempt     func(*http.Request) bool
+	item       string // the policy name as a structured-field string, quoted
+	logger     *slog.Logger
+	decisions  decisionCounter
+
+	denied, noKey, failed *problem.Error
+
+	policy   atomic.Pointer[policyHeader] // last RateLimit-Policy built
+	keyLog   logThrottle
+	limitLog logThrottle
+}
+
+type policyHeader struct {
+	limit Limit
+	value []string
+}
+
+func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if rl.exempt != nil && rl.exempt(r) {
+		next.ServeHTTP(w, r)
+		return
+	}
+	ctx := r.Context()
+	key, err := rl.key(r)
+	if err != nil {
+		rl.log(ctx, &rl.keyLog, slog.LevelWarn, "guard: rate limit: cannot identify client", err)
+		problem.Write(w, r, rl.noKey.Wrap(err))
+		return
+	}
+	d, err := rl.limiter.Allow(ctx, key)
+	if err != nil {
+		rl.decisions.counter.Add(ctx, 1, rl.decisions.failed...)
+		rl.log(ctx, &rl.limitLog, slog.LevelError, "guard: rate limiter failed", err,
+			slog.Bool("fail_closed", rl.failClosed))
+		if rl.failClosed {
+			problem.Write(w, r, rl.failed.Wrap(err))
+			return
+		}
+		next.ServeHTTP(w, r)
+		return
+	}
+	h := w.Header()
+	if d.Limit.Rate > 0 && d.Limit.Per > 0 {
+		h["Ratelimit-Policy"] = rl.policyHeader(d.Limit)
+		h["Ratelimit"] = []string{rl.rateLimitHeader(d)}
+	}
+	if !d.Allowed {
+		rl.decisions.counter.Add(ctx, 1, rl.decisions.denied...)
+		h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)}
+		problem.Write(w, r, rl.denied)
+		return
+	}
+	rl.decisions.counter.Add(ctx, 1, rl.decisions.allowed...)
+	next.ServeHTTP(w, r)
+}
+
+// policyHeader returns the RateLimit-Policy value for l, reusing the last one
+// built while the limit does not change. The returned slice is shared and
+// must not be modified (http.Header values are only read by the server).
+func (rl *rateLimiter) policyHeader(l Limit) []string {
+	if p := rl.policy.Load(); p != nil && p.limit == l {
+		return p.value
+	}
+	// w: the period in whole seconds, rounded up (the draft allows no
+	// sub-second window); q: the quota over that window.
+	w := ceilSeconds(l.Per, 1)
+	q := int64(math.Floor(float64(l.Rate) * float64(w) * float64(time.Second) / float64(l.Per)))
+	b := make([]byte, 0, len(rl.item)+32)
+	b = append(b, rl.item...)
+	b = append(b, ";q="...)
+	b = strconv.AppendInt(b, q, 10)
+	b = append(b, ";w="...)
+	b = strconv.AppendInt(b, w, 10)
+	p := &policyHeader{limit: l, value: []string{string(b)}}
+	rl.policy.Store(p)
+	return p.value
+}
+
+func (rl *rateLimiter) rateLimitHeader(d Decision) string {
+	var buf [64]byte
+	b := append(buf[:0], rl.item...)
+	b = append(b, ";r="...)
+	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
+	b = append(b, ";t="...)
+	b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter, 0), 10)
+	return string(b)
+}
+
+// ceilSeconds returns d in whole seconds, rounded up, and at least least.
+func ceilSeconds(d time.Duration, least int64) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return max(s, least)
+}
+
+// sfString quotes s as an RFC 9651 structured-field String. s is printable
+// ASCII.
+func sfString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		if s[i] == '"' || s[i] == '\\' {
+			b.WriteByte('\\')
+		}
+		b.WriteByte(s[i])
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func (rl *rateLimiter) log(ctx context.Context, t *logThrottle, level slog.Level, msg string, err error, attrs ...slog.Attr) {
+	suppressed, ok := t.allow(time.Now())
+	if !ok {
+		return
+	}
+	logger := rl.logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	attrs = append(attrs, slog.Any("error", err))
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", suppressed))
+	}
+	logger.LogAttrs(ctx, level, msg, attrs...)
+}
+
+// logThrottle lets through at most one log record per second and counts the
+// ones it drops.
+type logThrottle struct {
+	last       atomic.Int64 // UnixNano of the last record let through; 0 before the first
+	suppressed atomic.Int64
+}
+
+// allow reports whether a record may be logged at now and, if so, how many
+// were suppressed since the last one.
+func (t *logThrottle) allow(now time.Time) (suppressed int64, ok bool) {
+	n := now.UnixNano()
+	last := t.last.Load()
+	if (last != 0 && n-last < int64(time.Second) && n >= last) || !t.last.CompareAndSwap(last, n) {
+		t.suppressed.Add(1)
+		return 0, false
+	}
+	return t.suppressed.Swap(0), true
+}

@@ -1,0 +1,552 @@
+package guard
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/chassis-go/chassis/problem"
+)
+
+// TimeoutOption configures [Timeout].
+type TimeoutOption func(*timeoutOptions)
+
+type timeoutOptions struct {
+	mp     metric.MeterProvider
+	logger *slog.Logger
+}
+
+// TimeoutMeterProvider sets where Timeout creates its
+// chassis.timeout.expired and chassis.timeout.overruns counters; the default
+// is otel.GetMeterProvider() at the time Timeout is called. Panics if mp is
+// nil.
+func TimeoutMeterProvider(mp metric.MeterProvider) TimeoutOption {
+	if mp == nil {
+		panic("guard.TimeoutMeterProvider: mp is nil; omit the option to use the global provider")
+	}
+	return func(o *timeoutOptions) { o.mp = mp }
+}
+
+// TimeoutLogger sets the logger that reports a panic raised by a handler
+// after Timeout stopped waiting for it (see [Timeout]); the default is
+// slog.Default() at the time of the panic. Panics if l is nil.
+func TimeoutLogger(l *slog.Logger) TimeoutOption {
+	if l == nil {
+		panic("guard.TimeoutLogger: l is nil; omit the option to use slog.Default()")
+	}
+	return func(o *timeoutOptions) { o.logger = l }
+}
+
+// timeoutProblem is the response a client gets when the deadline passes
+// before the handler has written anything.
+var timeoutProblem = problem.Timeout("the server did not produce a response in time")
+
+// Timeout bounds the time next may take to start answering a request, without
+// buffering the response.
+//
+// next runs on its own goroutine with a request context whose deadline is the
+// earlier of the incoming context's deadline and now+d (an existing later
+// deadline does not turn the timeout off). What the client sees depends on
+// when the deadline passes:
+//
+//   - Before next has written anything: the client gets a 504 problem+json
+//     response at once, written by the goroutine that called ServeHTTP while
+//     next may still be running. From then on next's writes return
+//     [net/http.ErrHandlerTimeout], Flush and the other
+//     [net/http.ResponseController] methods return it as errors, and nothing
+//     next does reaches the client. Only headers set on the response before
+//     Timeout ran (by outer middleware) are on the 504; headers next set are
+//     not.
+//   - After next has started the response: the status is already sent and the
+//     body is partial, so the response can become neither a 504 nor an honest
+//     success. Timeout aborts it by panicking with [net/http.ErrAbortHandler] on
+//     the serving goroutine: net/http closes the connection (HTTP/1) or resets
+//     the stream (HTTP/2) without logging, and the client sees a broken
+//     transfer (an unexpected EOF, or a stream error), never a truncated body
+//     that looks complete. An outer recovery middleware must let that panic
+//     through. If a write by next is in progress at the deadline, Timeout
+//     first sets the connection's write deadline to now (through
+//     ResponseController, where supported) so the write fails, and waits for
+//     it to return, because a ResponseWriter must not be used after
+//     ServeHTTP returns.
+//   - After next has hijacked the connection: the connection is next's, so
+//     Timeout writes nothing and returns.
+//
+// A handler that returns after the deadline without having written anything
+// also produces the 504. If the request context ends for another reason (the
+// client went away), Timeout stops waiting the same way, and the status of
+// an unwritten response is 499 ([problem.StatusClientClosedRequest]).
+//
+// Response bytes go to the client as next writes them: memory use does not
+// grow with the response size and the time to the first byte is unchanged,
+// unlike [net/http.TimeoutHandler], which holds the whole response in memory
+// so that it can still send an error. The ResponseWriter next sees supports
+// Flush, Hijack, ReadFrom, the deadline and full-duplex methods of
+// [net/http.ResponseController], and Unwrap; writing through the unwrapped
+// writer bypasses Timeout's protection and must stop at the deadline.
+//
+// Cancellation contract: the context next receives is canceled at the
+// deadline, and next should return soon after. Timeout does not wait for a
+// handler that ignores it: such a handler's goroutine outlives ServeHTTP,
+// keeps any resources it holds, and must not read the request body after the
+// deadline (the server may close it). Each return of a handler after Timeout
+// gave up on it at its deadline is counted on chassis.timeout.overruns.
+//
+// A panic in next before the deadline is raised again, with the same value,
+// on the goroutine that called ServeHTTP, so outer recovery middleware and
+// net/http handle it as usual. A panic after Timeout stopped waiting has
+// nobody to reach: it is recovered and logged at error level with its stack
+// (see [TimeoutLogger]) instead of crashing the process.
+//
+// Metrics: chassis.timeout.expired counts deadlines that ended a request, with
+// the attribute chassis.phase = before_response (a 504 was sent) or
+// after_response (the response was aborted or hijacked); a client that went
+// away is not counted.
+//
+// Panics if d is not positive, or if next is nil.
+func Timeout(d time.Duration, opts ...TimeoutOption) func(http.Handler) http.Handler {
+	if d <= 0 {
+		panic(fmt.Sprintf("guard.Timeout: d is %v; use a positive duration", d))
+	}
+	var o timeoutOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.mp == nil {
+		o.mp = otel.GetMeterProvider()
+	}
+	m := newTimeoutMetrics(o.mp)
+	return func(next http.Handler) http.Handler {
+		if next == nil {
+			panic("guard.Timeout: next handler is nil; pass the handler to protect")
+		}
+		return &timeoutHandler{next: next, d: d, metrics: m, logger: o.logger}
+	}
+}
+
+type timeoutMetrics struct {
+	expired, overruns metric.Int64Counter
+	before, after     []metric.AddOption
+}
+
+func newTimeoutMetrics(mp metric.MeterProvider) timeoutMetrics {
+	meter := mp.Meter("github.com/chassis-go/chassis/guard")
+	expired, err := meter.Int64Counter("chassis.timeout.expired",
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Requests whose handler deadline passed before the handler returned, by phase."))
+	if err != nil {
+		otel.Handle(err)
+		expired = noop.Int64Counter{}
+	}
+	overruns, err := meter.Int64Counter("chassis.timeout.overruns",
+		metric.WithUnit("{request}"),
+		metric.WithDescription("Handlers that returned after Timeout had stopped waiting for them at their deadline."))
+	if err != nil {
+		otel.Handle(err)
+		overruns = noop.Int64Counter{}
+	}
+	phase := func(p string) []metric.AddOption {
+		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String("chassis.phase", p)))}
+	}
+	return timeoutMetrics{expired: expired, overruns: overruns,
+		before: phase("before_response"), after: phase("after_response")}
+}
+
+type timeoutHandler struct {
+	next    http.Handler
+	d       time.Duration
+	metrics timeoutMetrics
+	logger  *slog.Logger
+
+	// exited, if set by a white-box test, is called on the handler goroutine
+	// as its very last action.
+	exited func()
+}
+
+// Design of the streaming timeout.
+//
+// The handler runs on its own goroutine and writes through a timeoutWriter;
+// the serving goroutine (the one net/http called ServeHTTP on) waits for
+// either the handler's return or the context's end. Both goroutines may want
+// the real ResponseWriter: the handler to stream its response, the serving
+// goroutine to write the 504 or, after the response started, to return and
+// let net/http tear the connection down. They must never use it at the same
+// time, and the handler must not use it once ServeHTTP has returned.
+//
+// A mutex guards a small state machine: idle (nothing written), writing (an
+// operation of the handler on the real writer is in progress; a count,
+// because the serving goroutine of a nested Timeout may call SetWriteDeadline
+// while the handler writes), started (the status is committed), timedOut (the
+// serving goroutine has taken the writer back for good), done (the handler
+// returned). Each operation of the handler
+// on the real writer (WriteHeader, Write, ReadFrom, Flush, Hijack, the
+// deadline methods) marks writing under the lock, refusing with
+// ErrHandlerTimeout if timedOut is set, then performs its network I/O
+// OUTSIDE the lock and clears writing under the lock afterwards. The lock is
+// therefore never held during I/O, and the serving goroutine never blocks
+// behind a slow client just to learn the state.
+//
+// At the deadline the serving goroutine takes the lock and sets timedOut,
+// after which no new operation of the handler can start. If one is in
+// progress it waits on a condition variable for it to end (after setting the
+// connection's write deadline to now when the response has started, so a
+// write blocked on a slow client fails quickly). Only then does it act, with
+// the writer to itself: it writes the 504 if nothing was started, or panics
+// with ErrAbortHandler if the response had started.
+//
+// Headers: the handler gets a private copy of the header map, taken before
+// it starts. The handler's first operation on the real writer copies the
+// private map into the real one (while marked writing), and the serving
+// goroutine copies the trailers in it after the handler returns.
+// Without the copy a handler setting a header after the deadline would race
+// with the 504 being written (a concurrent map write crashes the process).
+type timeoutWriter struct {
+	w http.ResponseWriter
+	h http.Header // the handler's header map
+
+	mu       sync.Mutex
+	cond     sync.Cond // signaled, with mu, when writing drops to 0 after timedOut
+	writing  int       // operations on w in progress (the serving goroutine of a nested Timeout may add one)
+	started  bool
+	hijacked bool
+	timedOut bool
+	overrun  bool // timedOut by the deadline, not by the client going away
+	done     bool
+	panicVal any
+
+	exited chan struct{} // closed when the handler goroutine has finished
+}
+
+var (
+	_ http.Flusher                              = (*timeoutWriter)(nil)
+	_ http.Hijacker                             = (*timeoutWriter)(nil)
+	_ io.ReaderFrom                             = (*timeoutWriter)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*timeoutWriter)(nil)
+)
+
+func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), h.d)
+	defer cancel()
+	tw := &timeoutWriter{w: w, h: w.Header().Clone(), exited: make(chan struct{})}
+	if tw.h == nil {
+		tw.h = make(http.Header)
+	}
+	tw.cond.L = &tw.mu
+	// The serving goroutine must not read r.Header once the handler runs
+	// (middleware inside may modify it), so capture what the 504 needs.
+	method := r.Method
+	reqID := r.Header.Get(problem.RequestIDHeader)
+	go h.run(tw, r.WithContext(ctx))
+	select {
+	case <-tw.exited:
+		h.finish(ctx, w, tw, method, reqID)
+	case <-ctx.Done():
+		h.expire(ctx, w, tw, method, reqID)
+	}
+}
+
+// run executes the handler on its own goroutine.
+func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request) {
+	defer func() {
+		p := recover()
+		tw.mu.Lock()
+		tw.done = true
+		tw.panicVal = p
+		abandoned, overrun := tw.timedOut, tw.overrun
+		tw.mu.Unlock()
+		if overrun {
+			h.metrics.overruns.Add(context.WithoutCancel(r.Context()), 1)
+		}
+		if abandoned && p != nil && p != http.ErrAbortHandler {
+			logger := h.logger
+			if logger == nil {
+				logger = slog.Default()
+			}
+			logger.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError,
+				"guard.Timeout: handler panicked after its deadline; the response was already sent",
+				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+		}
+		close(tw.exited)
+		if h.exited != nil {
+			h.exited()
+		}
+	}()
+	h.next.ServeHTTP(tw, r)
+}
+
+// finish completes a request whose handler returned before the serving
+// goroutine saw the deadline. The handler goroutine has finished, so tw is
+// no longer shared.
+func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, method, reqID string) {
+	if tw.panicVal != nil {
+		panic(tw.panicVal)
+	}
+	if tw.started {
+		// After the status is sent only trailers still matter; net/http
+		// reads them from the header map after ServeHTTP returns.
+		copyTrailers(w.Header(), tw.h)
+		return
+	}
+	if err := ctx.Err(); err != nil {
+		// The handler gave up without answering because its context ended.
+		h.writeExpired(ctx, w, err, method, reqID)
+		return
+	}
+	syncHeader(w.Header(), tw.h)
+}
+
+// expire handles the end of the context before the handler returned.
+func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, method, reqID string) {
+	err := ctx.Err()
+	deadline := errors.Is(err, context.DeadlineExceeded)
+	tw.mu.Lock()
+	if tw.done {
+		// The handler returned at the same moment: it decided.
+		tw.mu.Unlock()
+		<-tw.exited
+		h.finish(ctx, w, tw, method, reqID)
+		return
+	}
+	tw.timedOut = true
+	tw.overrun = deadline
+	if tw.writing > 0 && tw.started {
+		// The response will be aborted: make a write blocked on a slow
+		// client fail now rather than at the server's WriteTimeout. The
+		// call is safe concurrently with the write (net.Conn deadlines).
+		tw.mu.Unlock()
+		_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+		tw.mu.Lock()
+	}
+	for tw.writing > 0 {
+		tw.cond.Wait()
+	}
+	started, hijacked := tw.started, tw.hijacked
+	tw.mu.Unlock()
+	// From here on the handler goroutine cannot reach w.
+
+	switch {
+	case !started:
+		h.writeExpired(ctx, w, err, method, reqID)
+	case hijacked:
+		if deadline {
+			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
+		}
+	default:
+		if deadline {
+			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
+		}
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// writeExpired writes the error response for a request whose context ended
+// before anything was written: 504 at the deadline, 499 when the client
+// went away.
+func (h *timeoutHandler) writeExpired(ctx context.Context, w http.ResponseWriter, err error, method, reqID string) {
+	var p error = timeoutProblem
+	if errors.Is(err, context.DeadlineExceeded) {
+		h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.before...)
+	} else {
+		p = err
+	}
+	r := &http.Request{Method: method, Header: http.Header{}}
+	if reqID != "" {
+		r.Header.Set(problem.RequestIDHeader, reqID)
+	}
+	problem.Write(w, r, p)
+}
+
+// syncHeader makes dst hold exactly the entries of src. The value slices are
+// shared but clipped, so an append on either side cannot write into memory
+// the other side reads.
+func syncHeader(dst, src http.Header) {
+	clear(dst)
+	for k, v := range src {
+		dst[k] = slices.Clip(v)
+	}
+}
+
+// copyTrailers copies to dst the trailers set in src: the keys declared in
+// src's Trailer header and those with the http.TrailerPrefix.
+func copyTrailers(dst, src http.Header) {
+	declared := src["Trailer"]
+	for k, v := range src {
+		if strings.HasPrefix(k, http.TrailerPrefix) || isDeclaredTrailer(declared, k) {
+			dst[k] = slices.Clip(v)
+		}
+	}
+}
+
+func isDeclaredTrailer(declared []string, k string) bool {
+	for _, line := range declared {
+		for name := range strings.SplitSeq(line, ",") {
+			if strings.EqualFold(strings.TrimSpace(name), k) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// begin reserves the real writer for one operation of the handler. It
+// reports whether this operation starts the response (commit reports whether
+// the operation commits the status), or ErrHandlerTimeout once the serving
+// goroutine has taken the writer back.
+func (tw *timeoutWriter) begin(commit bool) (first bool, err error) {
+	tw.mu.Lock()
+	defer tw.mu.Unlock()
+	if tw.timedOut {
+		return false, http.ErrHandlerTimeout
+	}
+	tw.writing++
+	if commit && !tw.started {
+		tw.started = true
+		first = true
+	}
+	return first, nil
+}
+
+// end releases the reservation taken by begin.
+func (tw *timeoutWriter) end() {
+	tw.mu.Lock()
+	tw.writing--
+	if tw.timedOut && tw.writing == 0 {
+		tw.cond.Broadcast()
+	}
+	tw.mu.Unlock()
+}
+
+// Header returns the handler's own header map; see the design comment.
+func (tw *timeoutWriter) Header() http.Header { return tw.h }
+
+// WriteHeader forwards the status unless the deadline has passed, in which
+// case the call does nothing.
+func (tw *timeoutWriter) WriteHeader(code int) {
+	informational := code >= 100 && code <= 199 && code != http.StatusSwitchingProtocols
+	first, err := tw.begin(!informational)
+	if err != nil {
+		return
+	}
+	defer tw.end()
+	if first || informational {
+		syncHeader(tw.w.Header(), tw.h)
+	}
+	tw.w.WriteHeader(code)
+}
+
+// Write forwards p to the client, or returns ErrHandlerTimeout after the
+// deadline.
+func (tw *timeoutWriter) Write(p []byte) (int, error) {
+	first, err := tw.begin(true)
+	if err != nil {
+		return 0, err
+	}
+	defer tw.end()
+	if first {
+		syncHeader(tw.w.Header(), tw.h)
+	}
+	return tw.w.Write(p)
+}
+
+// ReadFrom copies src to the client, using the real writer's ReadFrom
+// (sendfile) where it has one.
+func (tw *timeoutWriter) ReadFrom(src io.Reader) (int64, error) {
+	first, err := tw.begin(true)
+	if err != nil {
+		return 0, err
+	}
+	defer tw.end()
+	if first {
+		syncHeader(tw.w.Header(), tw.h)
+	}
+	return io.Copy(tw.w, src)
+}
+
+// Flush implements http.Flusher; see FlushError.
+func (tw *timeoutWriter) Flush() { _ = tw.FlushError() }
+
+// FlushError sends buffered data to the client (and the header, with an
+// implicit 200, if not yet sent). It returns ErrHandlerTimeout after the
+// deadline and an error matching http.ErrNotSupported when the real writer
+// cannot flush.
+func (tw *timeoutWriter) FlushError() error {
+	first, err := tw.begin(true)
+	if err != nil {
+		return err
+	}
+	defer tw.end()
+	if first {
+		syncHeader(tw.w.Header(), tw.h)
+	}
+	err = http.NewResponseController(tw.w).Flush()
+	if first && errors.Is(err, http.ErrNotSupported) {
+		// Nothing was sent: a 504 is still possible. We are still marked
+		// writing, so the serving goroutine is not looking.
+		tw.mu.Lock()
+		tw.started = false
+		tw.mu.Unlock()
+	}
+	return err
+}
+
+// Hijack hands the connection to the handler; after that Timeout writes
+// nothing, even at the deadline.
+func (tw *timeoutWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if _, err := tw.begin(false); err != nil {
+		return nil, nil, err
+	}
+	defer tw.end()
+	c, rw, err := http.NewResponseController(tw.w).Hijack()
+	if err == nil {
+		tw.mu.Lock()
+		tw.hijacked, tw.started = true, true
+		tw.mu.Unlock()
+	}
+	return c, rw, err
+}
+
+// SetReadDeadline implements http.ResponseController's method of that name.
+func (tw *timeoutWriter) SetReadDeadline(deadline time.Time) error {
+	if _, err := tw.begin(false); err != nil {
+		return err
+	}
+	defer tw.end()
+	return http.NewResponseController(tw.w).SetReadDeadline(deadline)
+}
+
+// SetWriteDeadline implements http.ResponseController's method of that name.
+func (tw *timeoutWriter) SetWriteDeadline(deadline time.Time) error {
+	if _, err := tw.begin(false); err != nil {
+		return err
+	}
+	defer tw.end()
+	return http.NewResponseController(tw.w).SetWriteDeadline(deadline)
+}
+
+// EnableFullDuplex implements http.ResponseController's method of that name.
+func (tw *timeoutWriter) EnableFullDuplex() error {
+	if _, err := tw.begin(false); err != nil {
+		return err
+	}
+	defer tw.end()
+	return http.NewResponseController(tw.w).EnableFullDuplex()
+}
+
+// Unwrap returns the real ResponseWriter. Writes through it bypass Timeout's
+// coordination and must stop at the deadline.
+func (tw *timeoutWriter) Unwrap() http.ResponseWriter { return tw.w }
