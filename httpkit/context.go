@@ -57,28 +57,37 @@ func (i *reqInfo) setID(id string) string {
 	return i.id
 }
 
-// routePattern returns r.Pattern, recording it for the middleware further
-// out, or the pattern an inner middleware recorded when r (a copy made
-// before routing) has none.
+// publish records pattern, the route a ServeMux matched, for the middleware
+// further out. The first pattern published wins: deferred publishes run
+// innermost first, so with nested muxes the innermost (most specific) route
+// is kept, not the outer mux's catch-all.
+func (i *reqInfo) publish(pattern string) {
+	if pattern == "" {
+		return
+	}
+	i.mu.Lock()
+	if i.pattern == "" {
+		i.pattern = pattern
+	}
+	i.mu.Unlock()
+}
+
+// routePattern returns the most specific route known for r: the pattern an
+// inner middleware published, else r.Pattern. It records nothing, so it may
+// be called before routing (as Tracing's span namer is).
 func (i *reqInfo) routePattern(r *http.Request) string {
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	if r.Pattern != "" {
-		if i.pattern == "" {
-			i.pattern = r.Pattern
-		}
-		return r.Pattern
+	if i.pattern != "" {
+		return i.pattern
 	}
-	return i.pattern
+	return r.Pattern
 }
 
 // publishRoute records r.Pattern, if set, for the middleware further out.
 func publishRoute(r *http.Request) {
-	if r.Pattern == "" {
-		return
-	}
 	if info := infoFrom(r.Context()); info != nil {
-		info.routePattern(r)
+		info.publish(r.Pattern)
 	}
 }
 

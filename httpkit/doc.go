@@ -10,10 +10,11 @@
 //	mux.HandleFunc("POST /users", createUser)
 //
 //	mw := httpkit.Chain(
-//		httpkit.Recovery(logger),
 //		httpkit.RequestID,
 //		httpkit.Tracing(),
 //		httpkit.Logging(logger),
+//		guard.Timeout(5*time.Second), // and the other guard middleware
+//		httpkit.Recovery(logger),
 //	)
 //	srv := httpkit.NewServer(":8080", mw(mux))
 //
@@ -32,10 +33,13 @@
 // # Middleware order
 //
 // [Chain] composes in reading order; the order above is the recommended
-// one. Recovery goes outermost so that it also catches panics in the other
-// middleware and can still answer with a 500; RequestID comes before
-// anything that logs or writes problems; Logging goes inside Tracing so its
-// access-log line carries the trace and span ids.
+// one. RequestID comes before anything that logs or writes problems;
+// Logging goes inside Tracing so its access-log line carries the trace and
+// span ids and sees the final status; Recovery goes innermost, next to the
+// mux, so that a panic becomes a 500 problem that Logging and Tracing
+// record, that a timeout middleware such as guard.Timeout is still waiting
+// for, and so that the route the mux matched reaches the outer middleware
+// (see Routes).
 //
 // # Routes
 //
@@ -44,7 +48,9 @@
 // Request.Pattern on the request it receives, after these middleware
 // passed it on; they read it once next returns, and share it through the
 // request context, so every one of them sees it as long as one sits
-// directly outside the mux.
+// directly outside the mux (Recovery, in the recommended order). With nested
+// muxes (a root mux whose "/" leads to an API mux) the innermost pattern
+// wins, so the route is "/users/{id}", not "/".
 //
 // # Response writers
 //

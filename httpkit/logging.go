@@ -59,7 +59,8 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 			rw := respwrite.New(w)
 			completed := false
 			defer func() {
-				pattern := info.routePattern(r) // also publishes it outwards
+				info.publish(r.Pattern) // for the middleware further out
+				pattern := info.routePattern(r)
 				level := slog.LevelInfo
 				status := rw.Status()
 				switch {

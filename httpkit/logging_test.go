@@ -109,6 +109,19 @@ func TestLoggingRoute(t *testing.T) {
 		{"request replaced, Tracing next to mux", func(l *slog.Logger) http.Handler {
 			return httpkit.Chain(httpkit.Logging(l), replaceRequest, httpkit.Tracing())(mux)
 		}, "http://example.com/users/7", "/users/{id}"},
+		{"request replaced, Recovery next to mux", func(l *slog.Logger) http.Handler {
+			return httpkit.Chain(httpkit.Logging(l), replaceRequest, httpkit.Recovery(l))(mux)
+		}, "http://example.com/users/7", "/users/{id}"},
+		{"nested muxes: the inner route wins over the outer catch-all", func(l *slog.Logger) http.Handler {
+			root := http.NewServeMux()
+			root.Handle("/", httpkit.Chain(httpkit.Tracing(), httpkit.Logging(l), replaceRequest, httpkit.Recovery(l))(mux))
+			return root
+		}, "http://example.com/users/7", "/users/{id}"},
+		{"nested muxes, inner unmatched: the outer route", func(l *slog.Logger) http.Handler {
+			root := http.NewServeMux()
+			root.Handle("/", httpkit.Chain(httpkit.Logging(l), replaceRequest, httpkit.Recovery(l))(mux))
+			return root
+		}, "/nope", "/"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -111,12 +111,13 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 			completed := false
 			defer func() {
 				span := trace.SpanFromContext(r.Context())
+				publishRoute(r)
 				if rt := route(patternOf(r)); rt != "" {
 					span.SetName(spanName(r.Method, rt))
 					span.SetAttributes(attribute.String("http.route", rt))
 					// otelhttp adds http.route to the metrics itself only
 					// when the mux routed this very request.
-					if r.Pattern == "" {
+					if r.Pattern == "" || route(r.Pattern) != rt {
 						if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
 							l.Add(attribute.String("http.route", rt))
 						}
