@@ -7,7 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
+	"github.com/chassis-go/chassis/internal/tracelog"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -96,7 +97,7 @@ func (s *serverMW) recovered(ctx context.Context, method string, v any) error {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
 	if s.addTrace {
-		attrs = appendTrace(attrs, ctx)
+		attrs = tracelog.Append(attrs, ctx)
 	}
 	attrs = append(attrs, slog.String("stack", string(stack)))
 	s.logger.LogAttrs(ctx, slog.LevelError, "grpc handler panic", attrs...)
@@ -136,7 +137,7 @@ func (s *serverMW) logCall(ctx context.Context, method string, start time.Time, 
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
 	}
 	if s.addTrace {
-		attrs = appendTrace(attrs, ctx)
+		attrs = tracelog.Append(attrs, ctx)
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
@@ -145,21 +146,4 @@ func (s *serverMW) logCall(ctx context.Context, method string, start time.Time, 
 		attrs = append(attrs, slog.Bool("panic", true))
 	}
 	s.logger.LogAttrs(ctx, level, "grpc request", attrs...)
-}
-
-// addsTraceContext reports whether logger's handler adds trace_id and
-// span_id from the context by itself (logz's does).
-func addsTraceContext(logger *slog.Logger) bool {
-	h, ok := logger.Handler().(interface{ AddsTraceContext() bool })
-	return ok && h.AddsTraceContext()
-}
-
-func appendTrace(attrs []slog.Attr, ctx context.Context) []slog.Attr {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return attrs
-	}
-	return append(attrs,
-		slog.String("trace_id", sc.TraceID().String()),
-		slog.String("span_id", sc.SpanID().String()))
 }

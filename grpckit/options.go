@@ -3,6 +3,8 @@ package grpckit
 import (
 	"log/slog"
 
+	"github.com/chassis-go/chassis/internal/tracelog"
+
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
@@ -175,7 +177,7 @@ func ServerOptions(logger *slog.Logger, opts ...Option) []grpc.ServerOption {
 	o := buildOptions(opts)
 	s := &serverMW{
 		logger:   logger,
-		addTrace: !addsTraceContext(logger),
+		addTrace: !tracelog.HandlerAdds(logger),
 		quiet:    o.quiet,
 	}
 	if o.rateLimit != nil {

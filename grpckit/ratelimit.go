@@ -8,8 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"strings"
-	"sync/atomic"
 	"time"
+
+	"github.com/chassis-go/chassis/internal/logthrottle"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -174,7 +175,7 @@ type rateLimiter struct {
 	counter                 metric.Int64Counter
 	allowed, denied, failed []metric.AddOption
 
-	keyLog, limitLog logThrottle
+	keyLog, limitLog logthrottle.Throttle
 }
 
 var (
@@ -270,8 +271,8 @@ func deniedStatus(d guard.Decision) error {
 	return st.Err()
 }
 
-func (rl *rateLimiter) log(ctx context.Context, t *logThrottle, level slog.Level, msg, method string, err error, attrs ...slog.Attr) {
-	suppressed, ok := t.allow(rl.now())
+func (rl *rateLimiter) log(ctx context.Context, t *logthrottle.Throttle, level slog.Level, msg, method string, err error, attrs ...slog.Attr) {
+	suppressed, ok := t.Allow(rl.now())
 	if !ok {
 		return
 	}
@@ -280,23 +281,4 @@ func (rl *rateLimiter) log(ctx context.Context, t *logThrottle, level slog.Level
 		attrs = append(attrs, slog.Int64("suppressed", suppressed))
 	}
 	rl.logger.LogAttrs(ctx, level, msg, attrs...)
-}
-
-// logThrottle lets through at most one log record per second and counts the
-// ones it drops.
-type logThrottle struct {
-	last       atomic.Int64 // UnixNano of the last record let through; 0 before the first
-	suppressed atomic.Int64
-}
-
-// allow reports whether a record may be logged at now and, if so, how many
-// were suppressed since the last one.
-func (t *logThrottle) allow(now time.Time) (suppressed int64, ok bool) {
-	n := now.UnixNano()
-	last := t.last.Load()
-	if (last != 0 && n-last < int64(time.Second) && n >= last) || !t.last.CompareAndSwap(last, n) {
-		t.suppressed.Add(1)
-		return 0, false
-	}
-	return t.suppressed.Swap(0), true
 }

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/logthrottle"
+
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/chassis-go/chassis/problem"
@@ -147,8 +149,8 @@ type rateLimiter struct {
 	denied, noKey, failed *problem.Error
 
 	policy   atomic.Pointer[policyHeader] // last RateLimit-Policy built
-	keyLog   logThrottle
-	limitLog logThrottle
+	keyLog   logthrottle.Throttle
+	limitLog logthrottle.Throttle
 }
 
 type policyHeader struct {
@@ -251,8 +253,8 @@ func sfString(s string) string {
 	return b.String()
 }
 
-func (rl *rateLimiter) log(ctx context.Context, t *logThrottle, level slog.Level, msg string, err error, attrs ...slog.Attr) {
-	suppressed, ok := t.allow(time.Now())
+func (rl *rateLimiter) log(ctx context.Context, t *logthrottle.Throttle, level slog.Level, msg string, err error, attrs ...slog.Attr) {
+	suppressed, ok := t.Allow(time.Now())
 	if !ok {
 		return
 	}
@@ -265,23 +267,4 @@ func (rl *rateLimiter) log(ctx context.Context, t *logThrottle, level slog.Level
 		attrs = append(attrs, slog.Int64("suppressed", suppressed))
 	}
 	logger.LogAttrs(ctx, level, msg, attrs...)
-}
-
-// logThrottle lets through at most one log record per second and counts the
-// ones it drops.
-type logThrottle struct {
-	last       atomic.Int64 // UnixNano of the last record let through; 0 before the first
-	suppressed atomic.Int64
-}
-
-// allow reports whether a record may be logged at now and, if so, how many
-// were suppressed since the last one.
-func (t *logThrottle) allow(now time.Time) (suppressed int64, ok bool) {
-	n := now.UnixNano()
-	last := t.last.Load()
-	if (last != 0 && n-last < int64(time.Second) && n >= last) || !t.last.CompareAndSwap(last, n) {
-		t.suppressed.Add(1)
-		return 0, false
-	}
-	return t.suppressed.Swap(0), true
 }

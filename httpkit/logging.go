@@ -1,12 +1,11 @@
 package httpkit
 
 import (
-	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"go.opentelemetry.io/otel/trace"
+	"github.com/chassis-go/chassis/internal/tracelog"
 
 	"github.com/chassis-go/chassis/internal/respwrite"
 )
@@ -49,7 +48,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		panic("httpkit.Logging: logger is nil; pass slog.Default() or a logz logger")
 	}
-	addTrace := !addsTraceContext(logger)
+	addTrace := !tracelog.HandlerAdds(logger)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -93,7 +92,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 					attrs = append(attrs, slog.String("request_id", id))
 				}
 				if addTrace {
-					attrs = appendTrace(attrs, ctx)
+					attrs = tracelog.Append(attrs, ctx)
 				}
 				if !completed {
 					attrs = append(attrs, slog.Bool("panic", true))
@@ -107,21 +106,4 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 			completed = true
 		})
 	}
-}
-
-// addsTraceContext reports whether logger's handler adds trace_id and
-// span_id from the context by itself.
-func addsTraceContext(logger *slog.Logger) bool {
-	h, ok := logger.Handler().(interface{ AddsTraceContext() bool })
-	return ok && h.AddsTraceContext()
-}
-
-func appendTrace(attrs []slog.Attr, ctx context.Context) []slog.Attr {
-	sc := trace.SpanContextFromContext(ctx)
-	if !sc.IsValid() {
-		return attrs
-	}
-	return append(attrs,
-		slog.String("trace_id", sc.TraceID().String()),
-		slog.String("span_id", sc.SpanID().String()))
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"runtime/debug"
 
+	"github.com/chassis-go/chassis/internal/tracelog"
+
 	"github.com/chassis-go/chassis/internal/respwrite"
 	"github.com/chassis-go/chassis/problem"
 )
@@ -37,7 +39,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		panic("httpkit.Recovery: logger is nil; pass slog.Default() or a logz logger")
 	}
-	addTrace := !addsTraceContext(logger)
+	addTrace := !tracelog.HandlerAdds(logger)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The shared info lets the inner middleware report the route
@@ -69,7 +71,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 					attrs = append(attrs, slog.String("request_id", id))
 				}
 				if addTrace {
-					attrs = appendTrace(attrs, r.Context())
+					attrs = tracelog.Append(attrs, r.Context())
 				}
 				attrs = append(attrs, slog.String("stack", string(stack)))
 				logger.LogAttrs(r.Context(), slog.LevelError, "http handler panic", attrs...)

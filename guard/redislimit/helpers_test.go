@@ -1,0 +1,157 @@
+package redislimit_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/chassis-go/chassis/guard/redislimit"
+)
+
+// patient is the timeout of tests that are not about timeouts: miniredis
+// runs each script in a new Lua state, which under -race on a loaded machine
+// can take far longer than the default 50ms.
+var patient = redislimit.WithTimeout(10 * time.Second)
+
+// start is the fake clocks' starting time: whole microseconds, as Redis TIME.
+var start = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// newMini starts a miniredis and a client for it; both are closed at
+// cleanup. edit, if given, changes the client's options first.
+func newMini(t testing.TB, edit ...func(*redis.Options)) (*miniredis.Miniredis, *redis.Client) {
+	t.Helper()
+	mr := miniredis.RunT(t)
+	opt := &redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true}
+	for _, e := range edit {
+		e(opt)
+	}
+	c := redis.NewClient(opt)
+	t.Cleanup(func() { _ = c.Close() })
+	return mr, c
+}
+
+// newReal returns a client for the Redis at CHASSIS_REDIS_ADDR and a unique
+// key prefix, or skips. Keys with the prefix are deleted at cleanup.
+func newReal(t testing.TB) (*redis.Client, string) {
+	t.Helper()
+	addr := os.Getenv("CHASSIS_REDIS_ADDR")
+	if addr == "" {
+		t.Skip("CHASSIS_REDIS_ADDR is not set")
+	}
+	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	prefix := fmt.Sprintf("chassis-test:%016x:", rand.Uint64())
+	t.Cleanup(func() {
+		ctx := context.Background()
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
+		}
+		_ = c.Close()
+	})
+	return c, prefix
+}
+
+// forEachBackend runs f against miniredis and, when CHASSIS_REDIS_ADDR is
+// set, against that real Redis, each with its own client and key prefix.
+func forEachBackend(t *testing.T, f func(t *testing.T, c *redis.Client, prefix string)) {
+	t.Run("miniredis", func(t *testing.T) {
+		_, c := newMini(t)
+		f(t, c, fmt.Sprintf("chassis-test:%016x:", rand.Uint64()))
+	})
+	t.Run("redis", func(t *testing.T) {
+		c, prefix := newReal(t)
+		f(t, c, prefix)
+	})
+}
+
+// scriptCalls counts the EVALSHA and EVAL commands a client sends.
+type scriptCalls struct {
+	evalsha, eval atomic.Int64
+	// before, if set, runs before each script command is sent.
+	before func()
+}
+
+func countScripts(c redis.UniversalClient) *scriptCalls {
+	h := &scriptCalls{}
+	c.AddHook(h)
+	return h
+}
+
+func (h *scriptCalls) total() int64 { return h.evalsha.Load() + h.eval.Load() }
+
+func (h *scriptCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *scriptCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		switch strings.ToLower(cmd.Name()) {
+		case "evalsha":
+			h.evalsha.Add(1)
+		case "eval":
+			h.eval.Add(1)
+		default:
+			return next(ctx, cmd)
+		}
+		if h.before != nil {
+			h.before()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (h *scriptCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// counters reads every Int64 sum of reader, keyed by "name" or
+// "name{attr=value}" for data points with one attribute.
+func counters(t testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatalf("Collect() = %v", err)
+	}
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			sum, ok := m.Data.(metricdata.Sum[int64])
+			if !ok {
+				continue
+			}
+			for _, dp := range sum.DataPoints {
+				name := m.Name
+				for _, kv := range dp.Attributes.ToSlice() {
+					name += "{" + string(kv.Key) + "=" + kv.Value.String() + "}"
+				}
+				out[name] += dp.Value
+			}
+		}
+	}
+	return out
+}
+
+// noRetries makes a client fail at the first error instead of retrying.
+func noRetries(o *redis.Options) { o.MaxRetries = -1 }
+
+// meter returns a MeterProvider whose counters counters(t, reader) reads.
+func meter(t testing.TB) (*sdkmetric.MeterProvider, *sdkmetric.ManualReader) {
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { _ = mp.Shutdown(context.Background()) })
+	return mp, reader
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
