@@ -91,6 +91,9 @@ func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
 			r2.Body = &maxBodyReader{ReadCloser: http.MaxBytesReader(w, r.Body, n), hit: &mw.hit}
 			mw.r = r2
 			next.ServeHTTP(mw, r2)
+			if r.Pattern == "" { // a ServeMux inside routed r2: let outer middleware see the route
+				r.Pattern = r2.Pattern
+			}
 			mw.finish()
 		})
 	}

@@ -113,6 +113,11 @@ var timeoutProblem = problem.Timeout("the server did not produce a response in t
 // nobody to reach: it is recovered and logged at error level with its stack
 // (see [TimeoutLogger]) instead of crashing the process.
 //
+// next runs on a copy of the request carrying the deadline. When next
+// finishes in time, the Pattern a ServeMux inside set on that copy is copied
+// to the caller's request (as the mux would have set it), so logging and
+// tracing middleware outside see the route.
+//
 // Metrics: chassis.timeout.expired counts deadlines that ended a request, with
 // the attribute chassis.phase = before_response (a 504 was sent) or
 // after_response (the response was aborted or hijacked); a client that went
@@ -251,9 +256,17 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// (middleware inside may modify it), so capture what the 504 needs.
 	method := r.Method
 	reqID := r.Header.Get(problem.RequestIDHeader)
-	go h.run(tw, r.WithContext(ctx))
+	inner := r.WithContext(ctx)
+	go h.run(tw, inner)
 	select {
 	case <-tw.exited:
+		// A ServeMux inside set Pattern on inner; copy it out as the mux
+		// would have set it on r, so that logging and tracing outside see
+		// the route. The handler goroutine has exited: no race. After a
+		// timeout the route stays unknown.
+		if r.Pattern == "" {
+			r.Pattern = inner.Pattern
+		}
 		h.finish(ctx, w, tw, method, reqID)
 	case <-ctx.Done():
 		h.expire(ctx, w, tw, method, reqID)

@@ -5,8 +5,9 @@ import (
 )
 
 // DenyCacheSize is the most keys the deny cache holds (per Limiter). Each
-// entry costs about 100 bytes plus its Redis key (at most the prefix plus
-// 259 bytes, see [Limiter.RedisKey]).
+// entry costs about 60 bytes plus its Redis key (at most the prefix plus 259
+// bytes, see [Limiter.RedisKey]), so a full cache of short keys takes under
+// 1 MB.
 const DenyCacheSize = 10_000
 
 // denySamples is how many entries a full cache looks at to make room.

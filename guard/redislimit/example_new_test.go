@@ -26,7 +26,7 @@ func ExampleNew() {
 
 	// 3 requests per minute per client, shared by every replica using this Redis.
 	limiter := redislimit.New(rdb, guard.Limit{Rate: 3, Per: time.Minute},
-		redislimit.WithTimeout(time.Second), // generous for the example; the default is 50ms
+		redislimit.WithTimeout(5*time.Second), // generous for the example; the default is 50ms
 		redislimit.WithDegraded(redislimit.FailLocal))
 	for range 4 {
 		d, err := limiter.Allow(context.Background(), "client-42")

@@ -143,8 +143,13 @@ func counters(t testing.TB, reader *sdkmetric.ManualReader) map[string]int64 {
 	return out
 }
 
-// noRetries makes a client fail at the first error instead of retrying.
-func noRetries(o *redis.Options) { o.MaxRetries = -1 }
+// noRetries makes a client fail at the first error instead of retrying
+// commands, and retry refused dials only once, after 1ms.
+func noRetries(o *redis.Options) {
+	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.DialerRetryTimeout = time.Millisecond
+}
 
 // meter returns a MeterProvider whose counters counters(t, reader) reads.
 func meter(t testing.TB) (*sdkmetric.MeterProvider, *sdkmetric.ManualReader) {

@@ -16,7 +16,8 @@ import (
 // ErrUnavailable is wrapped by the error Allow returns in [FailClosed] mode
 // when it could not ask Redis: the call failed or timed out (the error also
 // wraps that cause), or the limiter is cooling down after repeated failures
-// (see [WithCooldown]). No allowance was consumed. Match it with errors.Is.
+// (see [WithCooldown]). Match it with errors.Is. A call that timed out may
+// still have run in Redis and recorded the event.
 var ErrUnavailable = errors.New("redislimit: redis unavailable")
 
 // errCoolingDown is returned in FailClosed mode while the circuit is open.
@@ -240,7 +241,9 @@ func (l *Limiter) RedisKey(key string) string { return redisKey(l.prefix, key) }
 // zero Decision, and the call counts neither as a Redis failure nor as a
 // degraded decision (the event may or may not have been recorded). Allow
 // returns by ctx's deadline or the limiter's timeout, whichever is earlier
-// (plus scheduling), even when Redis hangs.
+// (plus scheduling), even when Redis hangs; with a client that lacks
+// ContextTimeoutEnabled, the goroutine running the Redis call may outlive
+// Allow until the client's own timeouts end it (see [New]).
 func (l *Limiter) Allow(ctx context.Context, key string) (guard.Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return guard.Decision{}, err
@@ -259,7 +262,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (guard.Decision, error)
 	}
 	ok, probe := l.circuit.admit(now)
 	if !ok {
-		return l.degraded(ctx, rkey, errCoolingDown)
+		return l.degraded(ctx, rkey, nil)
 	}
 	d, err := l.call(ctx, rkey)
 	if err != nil {
@@ -270,7 +273,7 @@ func (l *Limiter) Allow(ctx context.Context, key string) (guard.Decision, error)
 		}
 		l.metrics.countError(ctx, err)
 		l.circuit.failure(l.nanos(), probe)
-		return l.degraded(ctx, rkey, fmt.Errorf("%w: %w", ErrUnavailable, err))
+		return l.degraded(ctx, rkey, err)
 	}
 	l.circuit.success(probe)
 	if !d.Allowed && l.deny != nil {
@@ -324,8 +327,8 @@ func (l *Limiter) run(ctx context.Context, rkey string) (guard.Decision, error) 
 	return l.params.decide(l.limit, allowed, reset), nil
 }
 
-// degraded answers without Redis according to the mode. cause wraps
-// ErrUnavailable.
+// degraded answers without Redis according to the mode. cause is the
+// failed call's error, or nil during a cooldown.
 func (l *Limiter) degraded(ctx context.Context, rkey string, cause error) (guard.Decision, error) {
 	l.metrics.degraded.Add(ctx, 1, l.metrics.mode...)
 	switch l.mode {
@@ -334,5 +337,8 @@ func (l *Limiter) degraded(ctx context.Context, rkey string, cause error) (guard
 	case FailLocal:
 		return l.local.Allow(ctx, rkey)
 	}
-	return guard.Decision{}, cause
+	if cause == nil {
+		return guard.Decision{}, errCoolingDown
+	}
+	return guard.Decision{}, fmt.Errorf("%w: %w", ErrUnavailable, cause)
 }

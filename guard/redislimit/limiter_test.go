@@ -213,6 +213,24 @@ func TestKeyExpiry(t *testing.T) {
 			t.Errorf("PTTL after a denial = %v; want at most %v (unchanged)", after, before)
 		}
 	})
+	t.Run("fifty years", func(t *testing.T) {
+		forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+			// Fifty years between events (about the most guard.Limit accepts):
+			// T = 1.6e15µs and PX = 1.6e12ms must survive Lua's doubles.
+			const halfCentury = 50 * 365 * 24 * time.Hour
+			lim := redislimit.New(c, guard.Limit{Rate: 1, Per: halfCentury}, patient, redislimit.WithPrefix(prefix+"long:"))
+			ctx := context.Background()
+			if d, err := lim.Allow(ctx, "k"); err != nil || !d.Allowed || d.ResetAfter != halfCentury {
+				t.Fatalf("Allow = %+v, %v; want allowed, ResetAfter %v", d, err, halfCentury)
+			}
+			if d, err := lim.Allow(ctx, "k"); err != nil || d.Allowed || d.RetryAfter > halfCentury || d.RetryAfter < halfCentury-time.Minute {
+				t.Errorf("Allow #2 = %+v, %v; want denied, RetryAfter about %v", d, err, halfCentury)
+			}
+			if ttl, err := c.PTTL(ctx, lim.RedisKey("k")).Result(); err != nil || ttl > halfCentury || ttl < halfCentury-time.Minute {
+				t.Errorf("PTTL = %v, %v; want about %v", ttl, err, halfCentury)
+			}
+		})
+	})
 	t.Run("miniredis expires", func(t *testing.T) {
 		mr, c := newMini(t)
 		mr.SetTime(start)
