@@ -56,7 +56,7 @@ func (l Limit) problem() string {
 		return fmt.Sprintf("Limit.Rate %d is too high for Per %v: the interval Per/Rate must be at least 1ns", l.Rate, l.Per)
 	}
 	if int64(l.normalize().Burst) > math.MaxInt64/4/(int64(l.Per)/int64(l.Rate)) {
-		return fmt.Sprintf("Limit.Burst %d is too large: Burst*Per/Rate overflows", l.Burst)
+		return fmt.Sprintf("Limit.Burst %d is too large: Burst*Per/Rate overflows", l.normalize().Burst)
 	}
 	return ""
 }
