@@ -1,0 +1,60 @@
+package main
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is everything the service reads from its environment. Every field
+// has a default that works on a laptop, so `go run ./examples/service` needs
+// no variables at all; the README lists them.
+type Config struct {
+	// HTTPAddr is where the JSON API, probes and /metrics listen.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
+	// GRPCAddr is where the gRPC health service listens.
+	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9090"`
+	// LogLevel is the starting log level; POST /debug/loglevel changes it
+	// while running when DebugEndpoints is on.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug|info|warn|error"`
+
+	// RateLimit is the number of API requests one client may make per
+	// RateLimitPer, in bursts of up to RateLimitBurst (0 means RateLimit).
+	RateLimit      int           `env:"RATE_LIMIT" envDefault:"100" validate:"min=1"`
+	RateLimitPer   time.Duration `env:"RATE_LIMIT_PER" envDefault:"1m" validate:"min=1ms"`
+	RateLimitBurst int           `env:"RATE_LIMIT_BURST" envDefault:"0" validate:"min=0"`
+	// TrustedProxies are the proxies whose X-Forwarded-For is believed when
+	// identifying the client. Empty means the peer address is the client.
+	TrustedProxies []netip.Prefix `env:"TRUSTED_PROXIES" envSeparator:","`
+	// RedisAddr, when set, moves the rate limit to Redis so that every
+	// replica shares it.
+	RedisAddr     string `env:"REDIS_ADDR"`
+	RedisPassword string `env:"REDIS_PASSWORD" secret:"true"`
+
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"65536" validate:"min=1"`
+	// RequestTimeout bounds each API request.
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"5s" validate:"min=1ms"`
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string `env:"CORS_ORIGINS" envDefault:"http://localhost:3000" envSeparator:","`
+
+	// DownstreamURL is the text-analysis service that /v1/digest calls for
+	// every note. Empty means this process's own /internal/analyze handler,
+	// so the service works alone.
+	DownstreamURL string `env:"DOWNSTREAM_URL" validate:"omitempty,pattern=^https?://"`
+	// DownstreamTimeout bounds each attempt of a downstream call.
+	DownstreamTimeout time.Duration `env:"DOWNSTREAM_TIMEOUT" envDefault:"2s" validate:"min=1ms"`
+	// DownstreamToken is sent to the downstream as a bearer token.
+	DownstreamToken string `env:"DOWNSTREAM_TOKEN" envDefault:"local-dev-token" secret:"true"`
+	// FanOut is how many downstream calls /v1/digest makes at once.
+	FanOut int `env:"FAN_OUT" envDefault:"4" validate:"min=1,max=64"`
+
+	// DrainDelay is how long readiness reports 503 before the servers stop
+	// accepting connections, so that load balancers stop routing here.
+	DrainDelay time.Duration `env:"DRAIN_DELAY" envDefault:"1s" validate:"min=0s"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"10s" validate:"min=1ms"`
+
+	// DebugEndpoints turns on /debug/sleep and /debug/loglevel, which
+	// tests and load tests use. Keep it off in production.
+	DebugEndpoints bool `env:"DEBUG_ENDPOINTS" envDefault:"false"`
+}

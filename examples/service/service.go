@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"runtime"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"google.golang.org/grpc"
+
+	"github.com/chassis-go/chassis/call"
+	"github.com/chassis-go/chassis/grpckit"
+	"github.com/chassis-go/chassis/guard"
+	"github.com/chassis-go/chassis/guard/redislimit"
+	"github.com/chassis-go/chassis/health"
+	"github.com/chassis-go/chassis/httpkit"
+	"github.com/chassis-go/chassis/lifecycle"
+	"github.com/chassis-go/chassis/logz"
+	"github.com/chassis-go/chassis/problem"
+	"github.com/chassis-go/chassis/telemetry"
+)
+
+// service is the assembled reference service: its servers and the state
+// they share. newService builds it without listening; run serves.
+type service struct {
+	cfg      Config
+	logger   *slog.Logger
+	checker  *health.Checker
+	client   *call.Client
+	redis    *redis.Client // nil without REDIS_ADDR
+	handler  http.Handler
+	grpc     *grpc.Server
+	grpcHlth *grpckit.Health
+
+	selfURL string // http://<our listener>, set by run before serving
+}
+
+func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *telemetry.Provider) (*service, error) {
+	s := &service{cfg: cfg, logger: logger, checker: health.New(health.CacheTTL(time.Second))}
+
+	// Rate limiting: per process in memory, or shared by every replica in
+	// Redis. With Redis down, each replica falls back to its own memory
+	// limiter rather than failing open for everyone.
+	limit := guard.Limit{Rate: cfg.RateLimit, Per: cfg.RateLimitPer, Burst: cfg.RateLimitBurst}
+	if err := limit.Validate(); err != nil {
+		return nil, err
+	}
+	var limiter guard.Limiter = guard.NewMemoryLimiter(limit)
+	if cfg.RedisAddr != "" {
+		s.redis = redis.NewClient(&redis.Options{Addr: cfg.RedisAddr, Password: cfg.RedisPassword, ContextTimeoutEnabled: true})
+		limiter = redislimit.New(s.redis, limit, redislimit.WithDegraded(redislimit.FailLocal))
+		s.checker.Add("redis", func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }, health.NonCritical())
+	}
+	key := guard.RemoteIP()
+	if len(cfg.TrustedProxies) > 0 {
+		key = guard.ClientIP(cfg.TrustedProxies...)
+	}
+
+	// The downstream client: one deadline per attempt, the caller's context
+	// around everything, retries only within the budget, a breaker per host.
+	s.client = call.New(
+		call.WithTimeout(cfg.DownstreamTimeout),
+		call.WithRetry(call.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}),
+		call.WithRetryBudget(call.RetryBudget{}),
+		call.WithBreaker(call.BreakerPolicy{ConsecutiveFailures: 5, OpenTimeout: 5 * time.Second}),
+		call.WithTokenSource(call.TokenFunc(func(context.Context) (call.Token, error) {
+			return call.Token{Value: cfg.DownstreamToken}, nil
+		})),
+	)
+	store := newStore()
+	notes := &notesAPI{store: store}
+	digest := &digestAPI{store: store, client: s.client, fanOut: cfg.FanOut, analyzeURL: s.analyzeURL}
+
+	s.checker.Add("notes-store", func(context.Context) error {
+		if len(store.list(maxNotes+1)) >= maxNotes {
+			return errors.New("store is full")
+		}
+		return nil
+	})
+	s.checker.Add("downstream", s.downstreamCheck, health.NonCritical(), health.Timeout(time.Second))
+
+	// The API: every request goes through the full middleware stack,
+	// outermost first.
+	api := http.NewServeMux()
+	notes.register(api)
+	digest.register(api)
+	if cfg.DebugEndpoints {
+		registerDebug(api, level)
+	}
+	cors := guard.CORS(guard.CORSConfig{
+		AllowedOrigins: cfg.CORSOrigins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodDelete},
+		AllowedHeaders: []string{"Content-Type", "X-Request-ID"},
+		ExposedHeaders: []string{"X-Request-ID", "RateLimit", "RateLimit-Policy", "Retry-After"},
+		MaxAge:         10 * time.Minute,
+	})
+	stack := httpkit.Chain(
+		httpkit.RequestID,       // first, so every log line and problem carries the id
+		httpkit.Tracing(),       // the server span, named after the route
+		httpkit.Logging(logger), // one access-log line, with the final status
+		guard.SecurityHeaders(guard.DefaultSecurityHeaders()), // outside the guards, so their errors carry them too
+		cors,
+		guard.RateLimit(guard.RateLimitConfig{Limiter: limiter, Key: key, Logger: logger}),
+		guard.MaxBody(cfg.MaxBodyBytes),
+		guard.Timeout(cfg.RequestTimeout, guard.TimeoutLogger(logger)),
+		// Innermost: a panic becomes a 500 problem while Timeout still
+		// waits, and the route the mux matched reaches the outer layers.
+		httpkit.Recovery(logger),
+	)
+	// The downstream handler lives in this process only so that the service
+	// works alone; it is not rate limited, since the digest's own calls
+	// would otherwise count against the clients that caused them.
+	internal := httpkit.Chain(httpkit.RequestID, httpkit.Tracing(), httpkit.Logging(logger),
+		guard.MaxBody(cfg.MaxBodyBytes), guard.Timeout(cfg.RequestTimeout), httpkit.Recovery(logger))
+
+	root := http.NewServeMux()
+	root.Handle("GET /livez", s.checker.LiveHandler())
+	root.Handle("GET /readyz", s.checker.ReadyHandler())
+	root.Handle("GET /metrics", tel.MetricsHandler())
+	root.Handle("POST /internal/analyze", internal(analyzeHandler(cfg.DownstreamToken)))
+	root.Handle("/", stack(api))
+	s.handler = root
+
+	s.grpc = grpc.NewServer(grpckit.ServerOptions(logger)...)
+	s.grpcHlth = grpckit.RegisterHealth(s.grpc, s.checker)
+	return s, nil
+}
+
+// run listens on the configured addresses and serves until ctx is done or a
+// signal arrives, then drains: readiness turns 503 on HTTP and NOT_SERVING on
+// gRPC, the servers keep serving for DrainDelay, then stop accepting and let
+// in-flight requests finish.
+func (s *service) run(ctx context.Context) error {
+	httpLis, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	grpcLis, err := net.Listen("tcp", s.cfg.GRPCAddr)
+	if err != nil {
+		httpLis.Close()
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	s.selfURL = "http://" + httpLis.Addr().String()
+	s.logger.Info("listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
+
+	srv := httpkit.NewServer(s.cfg.HTTPAddr, s.handler, httpkit.WithErrorLog(s.logger))
+	return lifecycle.Run(ctx,
+		lifecycle.HTTP(srv,
+			lifecycle.Listener(httpLis),
+			lifecycle.BeforeShutdown(s.checker.SetDraining),
+			lifecycle.BeforeShutdown(func() { s.logger.Info("draining", "delay", s.cfg.DrainDelay) }),
+			lifecycle.DrainDelay(s.cfg.DrainDelay),
+			lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+		// The gRPC health service turns NOT_SERVING as soon as shutdown
+		// starts (Health.Run stops), and the server drains alongside HTTP.
+		s.grpcHlth.Run,
+		grpckit.Serve(s.grpc, grpcLis,
+			grpckit.DrainDelay(s.cfg.DrainDelay),
+			grpckit.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+	)
+}
+
+func (s *service) close() {
+	s.client.CloseIdleConnections()
+	if s.redis != nil {
+		_ = s.redis.Close()
+	}
+}
+
+// analyzeURL is the downstream endpoint: DOWNSTREAM_URL, or our own.
+func (s *service) analyzeURL() string {
+	if s.cfg.DownstreamURL != "" {
+		return s.cfg.DownstreamURL
+	}
+	return s.selfURL + "/internal/analyze"
+}
+
+// downstreamCheck reports whether the downstream accepts connections. It is
+// non-critical: a failing downstream degrades /v1/digest only, and taking
+// every replica out of rotation for it would turn a partial outage into a
+// full one.
+func (s *service) downstreamCheck(ctx context.Context) error {
+	u, err := url.Parse(s.analyzeURL())
+	if err != nil {
+		return err
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+	}
+	host := net.JoinHostPort(u.Hostname(), port)
+	return health.TCPDial(host)(ctx)
+}
+
+// registerDebug adds the endpoints tests and load tests use: a handler that
+// takes as long as it is asked to (and honours cancellation), runtime
+// figures (goroutines, heap) for leak checks, and a log level switch.
+func registerDebug(mux *http.ServeMux, level *slog.LevelVar) {
+	mux.HandleFunc("GET /debug/sleep", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil || d < 0 || d > time.Minute {
+			problem.Write(w, r, problem.BadRequest("d: must be a duration from 0s to 1m").With("field", "d"))
+			return
+		}
+		// With stream=1 the status line is sent at once and the body when
+		// the sleep ends, so a client knows its request is in flight.
+		stream := r.URL.Query().Get("stream") == "1"
+		if stream {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusOK)
+			_ = http.NewResponseController(w).Flush()
+		}
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			if stream {
+				_, _ = fmt.Fprintf(w, "{\"slept\":%q}\n", d.String())
+				return
+			}
+			_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]string{"slept": d.String()})
+		case <-r.Context().Done():
+			if !stream {
+				problem.Write(w, r, r.Context().Err())
+			}
+		}
+	})
+	mux.HandleFunc("GET /debug/runtime", func(w http.ResponseWriter, r *http.Request) {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]uint64{
+			"goroutines":       uint64(runtime.NumGoroutine()),
+			"heap_alloc_bytes": ms.HeapAlloc,
+			"heap_inuse_bytes": ms.HeapInuse,
+		})
+	})
+	mux.HandleFunc("PUT /debug/loglevel", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Level string `json:"level"`
+		}
+		if err := httpkit.DecodeJSON(w, r, &in); err != nil {
+			problem.Write(w, r, err)
+			return
+		}
+		l, err := logz.ParseLevel(in.Level)
+		if err != nil {
+			problem.Write(w, r, problem.BadRequest("level: unknown level").With("field", "level"))
+			return
+		}
+		level.Set(l)
+		_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]string{"level": l.String()})
+	})
+}
