@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -295,7 +296,7 @@ func (s *breakerSet) get(host string) *breaker {
 			return nil
 		}
 	}
-	b = &breaker{set: s, host: key}
+	b = &breaker{set: s, host: key, openErr: fmt.Errorf("%w for %s", ErrCircuitOpen, key)}
 	b.lastUse.Store(s.epoch.Add(1))
 	s.m[key] = b
 	s.last.Store(b)
@@ -351,8 +352,9 @@ const (
 
 // breaker is one host's circuit breaker.
 type breaker struct {
-	set  *breakerSet
-	host string
+	set     *breakerSet
+	host    string
+	openErr error // ErrCircuitOpen naming host, built once so rejections allocate nothing
 
 	sg          atomic.Uint64 // generation<<genShift | State
 	openUntil   atomic.Int64  // set.nanos() at which an open breaker may probe

@@ -123,7 +123,7 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *b
 			if n == 1 {
 				closeReqBody(req)
 			}
-			return nil, fmt.Errorf("%w for %s", ErrCircuitOpen, br.host)
+			return nil, br.openErr
 		}
 	}
 	var token string
