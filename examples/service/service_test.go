@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -490,7 +491,11 @@ func TestServiceWithRedis(t *testing.T) {
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
 	// A client address no earlier run used, so the shared bucket starts full.
-	ip := fmt.Sprintf("2001:db8::%x", time.Now().UnixNano()&0xffff_ffff)
+	n := time.Now().UnixNano()
+	ip := fmt.Sprintf("2001:db8::%x:%x:%x", n>>32&0xffff, n>>16&0xffff, n&0xffff)
+	if _, err := netip.ParseAddr(ip); err != nil {
+		t.Fatalf("test client address %q: %v", ip, err)
+	}
 	statuses := make([]int, 0, 6)
 	for i := range 6 {
 		base := "http://" + a.httpAddr
