@@ -50,7 +50,11 @@ func (a *digestAPI) digest(w http.ResponseWriter, r *http.Request) {
 	items, err := work.Map(r.Context(), notes, func(ctx context.Context, n Note) (digestItem, error) {
 		res, err := a.analyze(ctx, n)
 		return digestItem{ID: n.ID, Title: n.Title, analysis: res}, err
-	}, work.Workers(a.fanOut), work.FailFast())
+	}, work.Workers(a.fanOut))
+	// Every item runs even after one fails (no FailFast): with the breaker
+	// half-open, the one call it lets through is the probe that can close
+	// it again, and cancelling it because its siblings were rejected would
+	// keep the breaker half-open for as long as digests keep coming.
 	if err != nil {
 		problem.Write(w, r, downstreamProblem(r.Context(), err))
 		return

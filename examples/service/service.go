@@ -64,7 +64,13 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 
 	// The downstream client: one deadline per attempt, the caller's context
 	// around everything, retries only within the budget, a breaker per host.
+	// A digest makes FanOut calls at once to one host: keep that many
+	// connections idle rather than net/http's default of 2, which would
+	// open and close a socket for most calls.
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.MaxIdleConnsPerHost = max(cfg.FanOut, 2) * 4
 	s.client = call.New(
+		call.WithTransport(transport),
 		call.WithTimeout(cfg.DownstreamTimeout),
 		call.WithRetry(call.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}),
 		call.WithRetryBudget(call.RetryBudget{}),
@@ -235,6 +241,9 @@ func registerDebug(mux *http.ServeMux, level *slog.LevelVar) {
 		}
 	})
 	mux.HandleFunc("GET /debug/runtime", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("gc") == "1" { // live heap rather than heap plus garbage
+			runtime.GC()
+		}
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]uint64{
