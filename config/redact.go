@@ -24,7 +24,8 @@ var textMarshalerType = reflect.TypeFor[encoding.TextMarshaler]()
 // pass the same [WithPrefix] option), in field order. A field tagged
 // secret:"true", or with a secret tag that is not a boolean, shows
 // [RedactedText] whatever its value, even when empty. A url.URL shows its
-// password as "xxxxx". Fields without an env key and nil pointers to nested
+// password as "xxxxx" and a time.Duration its String form ("1m30s", readable
+// in JSON logs too). Fields without an env key and nil pointers to nested
 // structs are left out.
 //
 // Redacted only reads cfg; it is safe to call concurrently with other
@@ -76,7 +77,7 @@ func logValue(v reflect.Value) slog.Value {
 		u := v.Interface().(url.URL)
 		return slog.StringValue(u.Redacted())
 	case durationType:
-		return slog.DurationValue(time.Duration(v.Int()))
+		return slog.StringValue(time.Duration(v.Int()).String()) // "1m0s", not nanoseconds, in JSON too
 	case timeType:
 		return slog.TimeValue(v.Interface().(time.Time))
 	}

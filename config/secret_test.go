@@ -138,6 +138,11 @@ func TestRedacted(t *testing.T) {
 	if got != want {
 		t.Errorf("logged Redacted(cfg) =\n%s\nwant\n%s", got, want)
 	}
+	var js bytes.Buffer
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("config", "config", config.Redacted(&c, config.WithPrefix("APP_")))
+	if !strings.Contains(js.String(), `"APP_TIMEOUT":"1s"`) {
+		t.Errorf("JSON Redacted(cfg) = %s; want APP_TIMEOUT as \"1s\", not nanoseconds", js.String())
+	}
 	if strings.Contains(got, hunter) {
 		t.Errorf("logged Redacted(cfg) contains the secret: %s", got)
 	}
