@@ -33,29 +33,23 @@ func mwCounter(t *testing.T, reader sdkmetric.Reader, name, key, value string) i
 	if err := reader.Collect(context.Background(), &rm); err != nil {
 		t.Fatalf("Collect: %v", err)
 	}
-	for _, sm := range rm.ScopeMetrics {
-		if sm.Scope.Name != "github.com/chassis-go/chassis/guard" {
+	data := rlFindMetric(rm, name)
+	if data == nil {
+		return 0
+	}
+	sum, ok := data.(metricdata.Sum[int64])
+	if !ok {
+		t.Fatalf("%s is %T; want an Int64 sum", name, data)
+	}
+	for _, dp := range sum.DataPoints {
+		if key == "" {
+			if dp.Attributes.Len() == 0 {
+				return dp.Value
+			}
 			continue
 		}
-		for _, m := range sm.Metrics {
-			if m.Name != name {
-				continue
-			}
-			sum, ok := m.Data.(metricdata.Sum[int64])
-			if !ok {
-				t.Fatalf("%s is %T; want an Int64 sum", name, m.Data)
-			}
-			for _, dp := range sum.DataPoints {
-				if key == "" {
-					if dp.Attributes.Len() == 0 {
-						return dp.Value
-					}
-					continue
-				}
-				if v, ok := dp.Attributes.Value(attribute.Key(key)); ok && v.AsString() == value {
-					return dp.Value
-				}
-			}
+		if v, ok := dp.Attributes.Value(attribute.Key(key)); ok && v.AsString() == value {
+			return dp.Value
 		}
 	}
 	return 0
