@@ -1,6 +1,8 @@
 package httpkit
 
 import (
+	"github.com/chassis-go/chassis/internal/reqmeta"
+
 	"log/slog"
 	"net/http"
 	"time"
@@ -54,12 +56,12 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 			start := time.Now()
 			path := r.URL.EscapedPath()
 			ctx := r.Context()
-			r, info := withInfo(r)
+			r, info := reqmeta.Ensure(r)
 			rw := respwrite.New(w)
 			completed := false
 			defer func() {
-				info.publish(r.Pattern) // for the middleware further out
-				pattern := info.routePattern(r)
+				info.Publish(r.Pattern) // for the middleware further out
+				pattern := info.Pattern(r)
 				level := slog.LevelInfo
 				status := rw.Status()
 				switch {
@@ -78,7 +80,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				attrs := make([]slog.Attr, 0, 12)
 				attrs = append(attrs, slog.String("method", r.Method))
-				if rt := route(pattern); rt != "" {
+				if rt := reqmeta.Route(pattern); rt != "" {
 					attrs = append(attrs, slog.String("route", rt))
 				}
 				attrs = append(attrs, slog.String("path", path))
@@ -88,7 +90,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 				attrs = append(attrs,
 					slog.Int64("bytes", rw.Bytes()),
 					slog.Duration("duration", time.Since(start)))
-				if id := info.requestID(); id != "" {
+				if id := info.RequestID(); id != "" {
 					attrs = append(attrs, slog.String("request_id", id))
 				}
 				if addTrace {

@@ -1,6 +1,8 @@
 package httpkit
 
 import (
+	"github.com/chassis-go/chassis/internal/reqmeta"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,7 +46,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The shared info lets the inner middleware report the route
 			// and request id back here, even when they never return.
-			r, _ = withInfo(r)
+			r, _ = reqmeta.Ensure(r)
 			rw := respwrite.New(w)
 			defer func() {
 				v := recover()
@@ -60,7 +62,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.EscapedPath()),
 				}
-				if rt := route(patternOf(r)); rt != "" {
+				if rt := reqmeta.Route(reqmeta.Pattern(r)); rt != "" {
 					attrs = append(attrs, slog.String("route", rt))
 				}
 				id := RequestIDFrom(r.Context())
@@ -84,7 +86,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 					problem.Write(rw, r, problem.Internal("internal error"))
 				}
 			}()
-			defer publishRoute(r)
+			defer reqmeta.Publish(r)
 			next.ServeHTTP(rw, r)
 		})
 	}

@@ -1,6 +1,8 @@
 package httpkit
 
 import (
+	"github.com/chassis-go/chassis/internal/reqmeta"
+
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -48,18 +50,18 @@ type requestIDHandler struct {
 }
 
 func (h *requestIDHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	r, info := withInfo(r)
-	id := info.requestID()
+	r, info := reqmeta.Ensure(r)
+	id := info.RequestID()
 	if id == "" {
 		if v := r.Header[requestIDKey]; len(v) > 0 && problem.ValidRequestID(v[0]) {
 			id = v[0]
 		} else {
 			id = h.newID()
 		}
-		id = info.setID(id)
+		id = info.SetRequestID(id)
 	}
 	w.Header()[requestIDKey] = []string{id}
-	defer publishRoute(r)
+	defer reqmeta.Publish(r)
 	h.next.ServeHTTP(w, r)
 }
 
@@ -79,8 +81,5 @@ func (h *requestIDHandler) newID() string {
 // if ctx did not pass through RequestID. The id is always valid by
 // [problem.ValidRequestID], so it can be logged or echoed in a header as is.
 func RequestIDFrom(ctx context.Context) string {
-	if info := infoFrom(ctx); info != nil {
-		return info.requestID()
-	}
-	return ""
+	return reqmeta.RequestID(ctx)
 }

@@ -1,6 +1,8 @@
 package httpkit
 
 import (
+	"github.com/chassis-go/chassis/internal/reqmeta"
+
 	"net/http"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
@@ -92,7 +94,7 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 	}
 	oopts := []otelhttp.Option{
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return spanName(r.Method, route(patternOf(r)))
+			return spanName(r.Method, reqmeta.Route(reqmeta.Pattern(r)))
 		}),
 	}
 	if cfg.tp != nil {
@@ -111,13 +113,13 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 			completed := false
 			defer func() {
 				span := trace.SpanFromContext(r.Context())
-				publishRoute(r)
-				if rt := route(patternOf(r)); rt != "" {
+				reqmeta.Publish(r)
+				if rt := reqmeta.Route(reqmeta.Pattern(r)); rt != "" {
 					span.SetName(spanName(r.Method, rt))
 					span.SetAttributes(attribute.String("http.route", rt))
 					// otelhttp adds http.route to the metrics itself only
 					// when the mux routed this very request.
-					if r.Pattern == "" || route(r.Pattern) != rt {
+					if r.Pattern == "" || reqmeta.Route(r.Pattern) != rt {
 						if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
 							l.Add(attribute.String("http.route", rt))
 						}
@@ -135,7 +137,7 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 				next.ServeHTTP(w, r)
 				return
 			}
-			r, _ = withInfo(r)
+			r, _ = reqmeta.Ensure(r)
 			h.ServeHTTP(w, r)
 		})
 	}

@@ -2,6 +2,7 @@ package problem
 
 import (
 	"encoding/json"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"maps"
 	"net/http"
 	"slices"
@@ -11,8 +12,9 @@ import (
 // ContentType is the media type of a problem response body (RFC 9457).
 const ContentType = "application/problem+json"
 
-// RequestIDHeader is the header [Write] reads the request id from: first the
-// response's (set by httpkit.RequestID), then the request's.
+// RequestIDHeader is the header that carries a request id. [Write] takes the
+// id httpkit.RequestID recorded in the request context, else a valid id on
+// this header of the response, else of the request.
 const RequestIDHeader = "X-Request-ID"
 
 // Write writes err as an RFC 9457 problem response: the status of [From](err),
@@ -20,7 +22,10 @@ const RequestIDHeader = "X-Request-ID"
 // type, title, status, detail (if set) and instance (if set), then the
 // extension members at the top level in key order, then "request_id" when the
 // response or request carries a valid X-Request-ID (1–128 characters of
-// [A-Za-z0-9._-]). A nil err is written as a 500. HEAD requests get the
+// [A-Za-z0-9._-]). A nil err is written as a 500 "internal error": Write is
+// only called on a failure path, so a nil error there is a bug in the caller,
+// and answering 500 keeps that bug visible instead of sending a success status
+// with a problem body. HEAD requests get the
 // headers only. Extensions never overwrite the members named above, and an
 // extension whose value cannot be encoded is left out, so the body is always
 // valid JSON.
@@ -113,7 +118,15 @@ func unquote(q []byte) string {
 	return s
 }
 
+// requestID returns the request id in force: the one httpkit.RequestID
+// recorded in the request context (its one home), else a valid id on the
+// response or request header, for services that set ids without httpkit.
 func requestID(w http.ResponseWriter, r *http.Request) string {
+	if r != nil {
+		if id := reqmeta.RequestID(r.Context()); id != "" {
+			return id
+		}
+	}
 	if id := w.Header().Get(RequestIDHeader); ValidRequestID(id) {
 		return id
 	}
