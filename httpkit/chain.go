@@ -10,13 +10,7 @@ import (
 // a(b(c(h))), so a request passes through a first and h last, and the
 // response passes back through c first.
 //
-// The recommended order for this package's middleware is
-//
-//	httpkit.Chain(httpkit.Recovery(logger), httpkit.RequestID, httpkit.Tracing(), httpkit.Logging(logger))
-//
-// Recovery outermost catches panics from everything inside it; RequestID
-// early so every later log line and problem response carries the id;
-// Logging inside Tracing so its line carries the trace and span ids.
+// The package documentation gives the recommended order, with its reasons.
 //
 // Chain with no middleware returns its handler unchanged. Chain copies mw,
 // so changing the slice afterwards has no effect. Panics if any element of

@@ -13,7 +13,10 @@
 //		httpkit.RequestID,
 //		httpkit.Tracing(),
 //		httpkit.Logging(logger),
-//		guard.Timeout(5*time.Second), // and the other guard middleware
+//		guard.SecurityHeaders(guard.DefaultSecurityHeaders()),
+//		guard.RateLimit(rateLimitConfig),
+//		guard.MaxBody(1<<20),
+//		guard.Timeout(5*time.Second),
 //		httpkit.Recovery(logger),
 //	)
 //	srv := httpkit.NewServer(":8080", mw(mux))
@@ -32,14 +35,25 @@
 //
 // # Middleware order
 //
-// [Chain] composes in reading order; the order above is the recommended
-// one. RequestID comes before anything that logs or writes problems;
-// Logging goes inside Tracing so its access-log line carries the trace and
-// span ids and sees the final status; Recovery goes innermost, next to the
-// mux, so that a panic becomes a 500 problem that Logging and Tracing
-// record, that a timeout middleware such as guard.Timeout is still waiting
-// for, and so that the route the mux matched reaches the outer middleware
-// (see Routes).
+// This is the one place chassis states the order; every example and the
+// README follow it. [Chain] composes in reading order, outermost first:
+//
+//  1. RequestID first, so every log line and problem response carries the
+//     id, including the guards' 429, 413 and 504 answers.
+//  2. Tracing, then Logging inside it, so the access-log line carries the
+//     trace and span ids and both see the final status and the route.
+//  3. The guard middleware: SecurityHeaders outside the others, so their
+//     error answers carry the headers too; CORS before RateLimit, so
+//     preflights are answered without spending quota; RateLimit before
+//     MaxBody and Timeout, so a refused request costs no body read and no
+//     timer.
+//  4. Recovery innermost, next to the mux: a panic becomes a 500 problem
+//     that Logging and Tracing record with its real status, that a timeout
+//     middleware such as guard.Timeout is still waiting for, and the route
+//     the mux matched reaches the outer middleware (see Routes). A panic in
+//     a middleware outside Recovery is still caught by net/http, which
+//     logs it to the server's ErrorLog and closes the connection; chassis
+//     middleware do not panic on requests.
 //
 // # Routes
 //

@@ -29,11 +29,12 @@ func ExampleChain() {
 	mux.HandleFunc("GET /crash", func(w http.ResponseWriter, r *http.Request) {
 		panic("nil map")
 	})
+	// The recommended order (see the package doc): Recovery innermost.
 	handler := httpkit.Chain(
-		httpkit.Recovery(logger),
 		httpkit.RequestID,
 		httpkit.Tracing(),
 		httpkit.Logging(logger),
+		httpkit.Recovery(logger),
 	)(mux)
 
 	for _, target := range []string{"/users/42?token=secret", "/crash"} {
@@ -46,7 +47,7 @@ func ExampleChain() {
 	// Output:
 	// level=INFO msg="http request" method=GET route=/users/{id} path=/users/42 status=200 bytes=7 request_id=req-1
 	// 200 user 42
-	// level=ERROR msg="http request" method=GET route=/crash path=/crash status=500 bytes=0 request_id=req-1 panic=true
 	// level=ERROR msg="http handler panic" panic="nil map" method=GET path=/crash route=/crash request_id=req-1
+	// level=ERROR msg="http request" method=GET route=/crash path=/crash status=500 bytes=114 request_id=req-1
 	// 500 {"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","request_id":"req-1"}
 }

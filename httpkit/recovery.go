@@ -33,8 +33,8 @@ import (
 //
 // A panic with http.ErrAbortHandler (or an error wrapping it) is the
 // handler's own request to abort: it continues unchanged and is not logged.
-// Mount Recovery outermost, so it also covers the other middleware. It
-// wraps the ResponseWriter; Flush, Hijack, ReadFrom and, through Unwrap,
+// Where to mount it, and why, is in the package documentation (Middleware
+// order): innermost, next to the mux. It wraps the ResponseWriter; Flush, Hijack, ReadFrom and, through Unwrap,
 // every http.ResponseController method keep working. Panics if logger is
 // nil.
 func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
