@@ -10,10 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chassis-go/chassis/internal/logthrottle"
-
 	"go.opentelemetry.io/otel/metric"
 
+	"github.com/chassis-go/chassis/internal/ratecore"
 	"github.com/chassis-go/chassis/problem"
 )
 
@@ -25,9 +24,12 @@ type RateLimitConfig struct {
 	Limiter Limiter
 
 	// Key names the client a request is counted against, typically
-	// [RemoteIP] or [ClientIP]. Required. A Key error is answered with a 400
-	// problem ("cannot identify client") and logged at Warn level; the
-	// limiter is not consulted and the handler is not called.
+	// [RemoteIP] or [ClientIP]. Required. A Key error means the client
+	// cannot be identified: the limiter is not consulted, the handler is not
+	// called, and the error is logged at Warn level. The answer is the
+	// *problem.Error the error is or wraps, if any (so a custom KeyFunc can
+	// answer 401), and otherwise a 400 problem "cannot identify client".
+	// grpckit's rate limiting follows the same rule.
 	Key KeyFunc
 
 	// FailClosed chooses what happens when the Limiter returns an error (for
@@ -78,7 +80,8 @@ type RateLimitConfig struct {
 //   - Denied: 429 Too Many Requests with a problem+json body, the same
 //     headers (r=0) and Retry-After: the real wait (Decision.RetryAfter) in
 //     whole seconds, rounded up and at least 1. next is not called.
-//   - Key error: 400 problem "cannot identify client"; next is not called.
+//   - Key error: the *problem.Error in the error's chain, else a 400
+//     problem "cannot identify client"; next is not called.
 //   - Limiter error: see RateLimitConfig.FailClosed.
 //
 // The middleware does not wrap the ResponseWriter, so every optional
@@ -96,6 +99,7 @@ func RateLimit(cfg RateLimitConfig) func(http.Handler) http.Handler {
 	if cfg.Key == nil {
 		panic("guard.RateLimit: cfg.Key is nil; use guard.RemoteIP() or guard.ClientIP(proxies...)")
 	}
+	key := cfg.Key
 	name := cfg.PolicyName
 	if name == "" {
 		name = "default"
@@ -106,16 +110,24 @@ func RateLimit(cfg RateLimitConfig) func(http.Handler) http.Handler {
 		}
 	}
 	rl := &rateLimiter{
-		limiter:    cfg.Limiter,
-		key:        cfg.Key,
-		failClosed: cfg.FailClosed,
-		exempt:     cfg.Exempt,
-		item:       sfString(name),
-		logger:     cfg.Logger,
-		decisions:  newDecisionCounter(cfg.MeterProvider, limiterKind(cfg.Limiter)),
-		denied:     problem.TooManyRequests("rate limit exceeded"),
-		noKey:      problem.BadRequest("cannot identify client"),
-		failed:     problem.Unavailable("rate limiter unavailable"),
+		core: ratecore.New(ratecore.Config[*http.Request, Decision]{
+			Name:    "guard",
+			Scope:   limiterScope,
+			Limiter: cfg.Limiter,
+			Allowed: decisionAllowed,
+			Kind:    limiterKind(cfg.Limiter),
+			Key: func(_ context.Context, r *http.Request) (string, error) {
+				return key(r)
+			},
+			Exempt:        cfg.Exempt,
+			FailClosed:    cfg.FailClosed,
+			Logger:        cfg.Logger,
+			MeterProvider: cfg.MeterProvider,
+		}),
+		item:   sfString(name),
+		denied: problem.TooManyRequests("rate limit exceeded"),
+		noKey:  problem.BadRequest("cannot identify client"),
+		failed: problem.Unavailable("rate limiter unavailable"),
 	}
 	return func(next http.Handler) http.Handler {
 		if next == nil {
@@ -127,30 +139,21 @@ func RateLimit(cfg RateLimitConfig) func(http.Handler) http.Handler {
 	}
 }
 
+func decisionAllowed(d Decision) bool { return d.Allowed }
+
 func limiterKind(l Limiter) string {
-	switch l := l.(type) {
-	case *MemoryLimiter:
-		return "memory"
-	case interface{ Kind() string }:
-		return l.Kind()
-	}
-	return "other"
+	_, memory := l.(*MemoryLimiter)
+	return ratecore.Kind(l, memory)
 }
 
+// rateLimiter renders the decisions of its core as HTTP answers.
 type rateLimiter struct {
-	limiter    Limiter
-	key        KeyFunc
-	failClosed bool
-	exempt     func(*http.Request) bool
-	item       string // the policy name as a structured-field string, quoted
-	logger     *slog.Logger
-	decisions  decisionCounter
+	core *ratecore.Core[*http.Request, Decision]
+	item string // the policy name as a structured-field string, quoted
 
 	denied, noKey, failed *problem.Error
 
-	policy   atomic.Pointer[policyHeader] // last RateLimit-Policy built
-	keyLog   logthrottle.Throttle
-	limitLog logthrottle.Throttle
+	policy atomic.Pointer[policyHeader] // last RateLimit-Policy built
 }
 
 type policyHeader struct {
@@ -159,41 +162,33 @@ type policyHeader struct {
 }
 
 func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if rl.exempt != nil && rl.exempt(r) {
+	res := rl.core.Decide(r.Context(), r)
+	switch res.Verdict {
+	case ratecore.Exempt, ratecore.FailedOpen:
 		next.ServeHTTP(w, r)
 		return
-	}
-	ctx := r.Context()
-	key, err := rl.key(r)
-	if err != nil {
-		rl.log(ctx, &rl.keyLog, slog.LevelWarn, "guard: rate limit: cannot identify client", err)
-		problem.Write(w, r, rl.noKey.Wrap(err))
-		return
-	}
-	d, err := rl.limiter.Allow(ctx, key)
-	if err != nil {
-		rl.decisions.counter.Add(ctx, 1, rl.decisions.failed...)
-		rl.log(ctx, &rl.limitLog, slog.LevelError, "guard: rate limiter failed", err,
-			slog.Bool("fail_closed", rl.failClosed))
-		if rl.failClosed {
-			problem.Write(w, r, rl.failed.Wrap(err))
-			return
+	case ratecore.NoKey:
+		if res.Problem != nil {
+			problem.Write(w, r, res.Problem)
+		} else {
+			problem.Write(w, r, rl.noKey.Wrap(res.Err))
 		}
-		next.ServeHTTP(w, r)
+		return
+	case ratecore.FailedClosed:
+		problem.Write(w, r, rl.failed.Wrap(res.Err))
 		return
 	}
+	d := res.Decision
 	h := w.Header()
 	if d.Limit.Rate > 0 && d.Limit.Per > 0 {
 		h["Ratelimit-Policy"] = rl.policyHeader(d.Limit)
 		h["Ratelimit"] = []string{rl.rateLimitHeader(d)}
 	}
-	if !d.Allowed {
-		rl.decisions.counter.Add(ctx, 1, rl.decisions.denied...)
+	if res.Verdict == ratecore.Denied {
 		h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)}
 		problem.Write(w, r, rl.denied)
 		return
 	}
-	rl.decisions.counter.Add(ctx, 1, rl.decisions.allowed...)
 	next.ServeHTTP(w, r)
 }
 
@@ -251,20 +246,4 @@ func sfString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
-}
-
-func (rl *rateLimiter) log(ctx context.Context, t *logthrottle.Throttle, level slog.Level, msg string, err error, attrs ...slog.Attr) {
-	suppressed, ok := t.Allow(time.Now())
-	if !ok {
-		return
-	}
-	logger := rl.logger
-	if logger == nil {
-		logger = slog.Default()
-	}
-	attrs = append(attrs, slog.Any("error", err))
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int64("suppressed", suppressed))
-	}
-	logger.LogAttrs(ctx, level, msg, attrs...)
 }

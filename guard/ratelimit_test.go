@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -407,5 +408,60 @@ func TestRateLimitConcurrent(t *testing.T) {
 	}
 	if n := next.n.Load(); n != 20 {
 		t.Errorf("80 requests from one client passed %d times; want exactly the burst of 20", n)
+	}
+}
+
+// rlBenchWriter is a ResponseWriter whose header map is cleared between
+// requests, so the benchmark measures the middleware, not a recorder.
+type rlBenchWriter struct{ h http.Header }
+
+func (w *rlBenchWriter) Header() http.Header         { return w.h }
+func (w *rlBenchWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *rlBenchWriter) WriteHeader(int)             {}
+
+// BenchmarkRateLimitAllowed measures the allowed path: key, memory limiter,
+// headers, metric, handler.
+func BenchmarkRateLimitAllowed(b *testing.B) {
+	mw := guard.RateLimit(guard.RateLimitConfig{
+		Limiter: guard.NewMemoryLimiter(guard.Limit{Rate: 1 << 20, Per: time.Second, Burst: 1 << 30}),
+		Key:     guard.RemoteIP(),
+	})
+	h := mw(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	req := httptest.NewRequest(http.MethodGet, "/things", nil)
+	req.RemoteAddr = "192.0.2.1:1234"
+	w := &rlBenchWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+	}
+}
+
+// TestRateLimitKeyProblem: a KeyFunc error that wraps a *problem.Error is
+// answered with that problem (the rule grpckit follows too), any other with
+// 400; neither reaches the limiter or the handler.
+func TestRateLimitKeyProblem(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"plain error", errors.New("no header"), http.StatusBadRequest},
+		{"problem", fmt.Errorf("auth: %w", problem.Unauthorized("missing token")), http.StatusUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lim := &rlStubLimiter{d: guard.Decision{Allowed: true}}
+			next := &rlHandler{}
+			h := guard.RateLimit(guard.RateLimitConfig{
+				Limiter: lim,
+				Key:     func(*http.Request) (string, error) { return "", tt.err },
+				Logger:  slog.New(slog.DiscardHandler),
+			})(next)
+			rec := rlServe(t, h, "192.0.2.1:1")
+			if rec.Code != tt.status || next.calls != 0 || len(lim.keys) != 0 {
+				t.Errorf("status %d, handler calls %d, limiter calls %d; want %d, 0, 0", rec.Code, next.calls, len(lim.keys), tt.status)
+			}
+		})
 	}
 }
