@@ -5,8 +5,8 @@
 // table (phase, metric, value, bound, PASS/FAIL) and exits non-zero when a
 // bound is broken.
 //
-//	go run ./cmd/soak -profile short   # about 1.5 minutes with the build; CI runs it
-//	go run ./cmd/soak -profile long    # about 10 minutes, for manual runs
+//	cd soak && go run . -profile short   # about 1.5 minutes with the build; CI runs it
+//	cd soak && go run . -profile long    # about 10 minutes, for manual runs
 //
 // Flags:
 //

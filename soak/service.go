@@ -20,8 +20,9 @@ import (
 	"time"
 )
 
-// moduleRoot returns the directory of the main module's go.mod, where
-// `go build ./examples/service` must run.
+// moduleRoot returns the chassis repository root, where `go build
+// ./examples/service` must run: the parent of this soak module, which lives
+// in its own module (soak/) so that its code never enters the toolkit's.
 func moduleRoot(ctx context.Context) (string, error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	if err != nil {
@@ -29,9 +30,13 @@ func moduleRoot(ctx context.Context) (string, error) {
 	}
 	mod := strings.TrimSpace(string(out))
 	if mod == "" || mod == os.DevNull {
-		return "", errors.New("not inside a Go module: run the soak from the chassis repository")
+		return "", errors.New("not inside a Go module: run the soak from the chassis repository's soak directory")
 	}
-	return filepath.Dir(mod), nil
+	root := filepath.Dir(filepath.Dir(mod))
+	if _, err := os.Stat(filepath.Join(root, "examples", "service")); err != nil {
+		return "", fmt.Errorf("no examples/service beside the soak module (%s): %w", root, err)
+	}
+	return root, nil
 }
 
 // buildService compiles ./examples/service into dir and returns the
