@@ -13,10 +13,7 @@ import (
 // the same call through a plain slog.JSONHandler, both writing to io.Discard.
 func BenchmarkLog(b *testing.B) {
 	plain := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	chassis, err := logz.New("info", logz.WithWriter(io.Discard))
-	if err != nil {
-		b.Fatal(err)
-	}
+	chassis := logz.New(io.Discard, nil)
 	span := spanCtx()
 	bg := context.Background()
 	call := func(l *slog.Logger, ctx context.Context) {

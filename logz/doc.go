@@ -4,13 +4,16 @@
 // Most services call [New] once in main and pass the logger down:
 //
 //	var level slog.LevelVar
-//	logger, err := logz.New(cfg.LogLevel, logz.WithLevelVar(&level))
-//	if err != nil {
-//		return err // unknown level: logz.ErrUnknownLevel
-//	}
+//	level.Set(cfg.LogLevel) // a slog.Level field: config parses "debug", "warn+2"...
+//	logger := logz.New(os.Stderr, &logz.Options{
+//		HandlerOptions: slog.HandlerOptions{Level: &level},
+//	})
 //	logger.InfoContext(ctx, "listening", "addr", addr)
 //	// {"time":"...","level":"INFO","msg":"listening","trace_id":"4bf9...","span_id":"00f0...","addr":":8080"}
 //	level.Set(slog.LevelDebug) // later, from any goroutine
+//
+// [Options] embeds the standard [slog.HandlerOptions] and adds only what
+// logz itself decides: text or JSON, and more words to redact.
 //
 // # Trace correlation
 //
@@ -25,7 +28,7 @@
 //
 // An attribute whose key contains a sensitive word (password, secret, token,
 // authorization, cookie, apikey and the others of [DefaultRedactKeys], plus
-// those of [WithRedactKeys]) is logged as "[REDACTED]". The match ignores
+// those of [Options.RedactKeys]) is logged as "[REDACTED]". The match ignores
 // case and the separators '_', '-', '.' and ' ', and applies at any depth:
 // inside groups, WithAttrs attributes and LogValuer results. Redaction is a
 // safety net for keys; a secret logged under an innocent key ("value", or as
@@ -34,7 +37,14 @@
 // # Wrapping another handler
 //
 // [NewHandler] adds correlation and redaction to any [slog.Handler], such as
-// an OpenTelemetry log bridge or a test handler.
+// an OpenTelemetry log bridge or a test handler. Both live in the handler
+// alone and read the context given to each record, so they keep working when
+// the handler is itself wrapped, for example to log to two places:
+//
+//	h := slog.NewMultiHandler(logz.NewHandler(jsonToStderr), otelBridge)
+//
+// Middleware that logs (httpkit, grpckit) passes the request context to the
+// logger and never adds trace ids itself, so each record has them once.
 //
 // # Performance
 //

@@ -2,7 +2,6 @@ package logz_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -20,11 +19,9 @@ func noTime(groups []string, a slog.Attr) slog.Attr {
 }
 
 func ExampleNew() {
-	logger, err := logz.New("info", logz.WithWriter(os.Stdout), logz.WithReplaceAttr(noTime))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	logger := logz.New(os.Stdout, &logz.Options{
+		HandlerOptions: slog.HandlerOptions{ReplaceAttr: noTime},
+	})
 	// In a service, ctx is a request context with a span from otelhttp.
 	sc := trace.NewSpanContext(trace.SpanContextConfig{
 		TraceID:    trace.TraceID{0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36},
@@ -40,24 +37,35 @@ func ExampleNew() {
 	// {"level":"INFO","msg":"login","svc":"users","trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","req":{"user":"ann","password":"[REDACTED]"}}
 }
 
-func ExampleNew_unknownLevel() {
-	_, err := logz.New("verbose")
-	fmt.Println(err)
-	// Output: logz: unknown level "verbose"; want debug, info, warn or error, optionally with an offset such as info+2
-}
-
-func ExampleWithLevelVar() {
+// A *slog.LevelVar as the Level lets the service change the level at run
+// time, for example from an admin endpoint.
+func ExampleNew_levelVar() {
 	var level slog.LevelVar
-	logger, err := logz.New("warn", logz.WithLevelVar(&level), logz.WithText(),
-		logz.WithWriter(os.Stdout), logz.WithReplaceAttr(noTime))
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	level.Set(slog.LevelWarn)
+	logger := logz.New(os.Stdout, &logz.Options{
+		HandlerOptions: slog.HandlerOptions{Level: &level, ReplaceAttr: noTime},
+		Text:           true,
+	})
 	logger.Info("dropped")
-	level.Set(slog.LevelDebug) // e.g. from an admin endpoint
+	level.Set(slog.LevelDebug) // from any goroutine
 	logger.Debug("now visible")
 	// Output: level=DEBUG msg="now visible"
+}
+
+// Correlation lives in the handler and reads the record's context, so it
+// survives wrapping: here a multi-handler logs each record twice, and each
+// copy has the ids once.
+func ExampleNewHandler_multi() {
+	sc := trace.NewSpanContext(trace.SpanContextConfig{
+		TraceID: trace.TraceID{1}, SpanID: trace.SpanID{2}, TraceFlags: trace.FlagsSampled,
+	})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	h := logz.NewHandler(slog.NewTextHandler(os.Stdout, &slog.HandlerOptions{ReplaceAttr: noTime}))
+	logger := slog.New(slog.NewMultiHandler(h, h.WithAttrs([]slog.Attr{slog.String("copy", "2")})))
+	logger.InfoContext(ctx, "hello")
+	// Output:
+	// level=INFO msg=hello trace_id=01000000000000000000000000000000 span_id=0200000000000000
+	// level=INFO msg=hello copy=2 trace_id=01000000000000000000000000000000 span_id=0200000000000000
 }
 
 func ExampleNewHandler() {

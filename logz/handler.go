@@ -30,6 +30,14 @@ const (
 //     group-valued attribute with a sensitive key is replaced as a whole.
 //     Group names given to WithGroup are not checked.
 //
+// The ids come from the context given to Handle, never from a marker on the
+// handler chain, so correlation keeps working when the Handler is wrapped
+// (by [slog.NewMultiHandler], a sampling or filtering handler, or a user's
+// own) as long as the wrapper passes the context on, as slog requires. A
+// record that already has a top-level trace_id attribute (added by another
+// correlating handler, such as a second Handler outside this one, or by the
+// caller) gets no second pair of ids.
+//
 // Records without a span and without sensitive keys or LogValuers go to the
 // wrapped handler unchanged. A Handler is safe for concurrent use if the
 // wrapped handler is; WithAttrs and WithGroup return new Handlers and leave
@@ -63,12 +71,6 @@ func NewHandler(next slog.Handler, redactKeys ...string) *Handler {
 	}
 	return &Handler{pre: next, full: next, red: newRedactor(redactKeys)}
 }
-
-// AddsTraceContext reports true: the Handler adds trace_id and span_id to
-// every record whose context holds a valid span. Middleware such as
-// httpkit.Logging checks for this method so that it adds the ids itself only
-// to loggers that do not.
-func (h *Handler) AddsTraceContext() bool { return true }
 
 // Enabled reports whether the wrapped handler handles records at level l.
 func (h *Handler) Enabled(ctx context.Context, l slog.Level) bool {
@@ -117,8 +119,13 @@ func (h *Handler) Handle(ctx context.Context, r slog.Record) error {
 	hasSpan := sc.IsValid()
 	dirty := false
 	r.Attrs(func(a slog.Attr) bool {
-		dirty = h.red.dirty(a)
-		return !dirty
+		if a.Key == TraceIDKey && len(h.groups) == 0 {
+			hasSpan = false // already correlated: never two trace_id keys
+		}
+		if !dirty {
+			dirty = h.red.dirty(a)
+		}
+		return true
 	})
 	if !hasSpan && !dirty {
 		return h.full.Handle(ctx, r)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"reflect"
 	"strings"
@@ -39,14 +38,21 @@ func dropTime(groups []string, a slog.Attr) slog.Attr {
 	return a
 }
 
-// newJSON returns a logger writing JSON through logz.New into buf.
-func newJSON(t *testing.T, buf *bytes.Buffer, opts ...logz.Option) *slog.Logger {
+// newJSON returns a logger writing through logz.New into buf at level
+// debug, without the time; edit changes the options before New.
+func newJSON(t *testing.T, buf *bytes.Buffer, edit ...func(*logz.Options)) *slog.Logger {
 	t.Helper()
-	l, err := logz.New("debug", append([]logz.Option{logz.WithWriter(buf), logz.WithReplaceAttr(dropTime)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
+	o := &logz.Options{HandlerOptions: slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: dropTime}}
+	for _, e := range edit {
+		e(o)
 	}
-	return l
+	return logz.New(buf, o)
+}
+
+func text(o *logz.Options)   { o.Text = true }
+func source(o *logz.Options) { o.AddSource = true }
+func redact(keys ...string) func(*logz.Options) {
+	return func(o *logz.Options) { o.RedactKeys = keys }
 }
 
 func TestTraceCorrelation(t *testing.T) {
@@ -123,7 +129,7 @@ func TestTraceCorrelation(t *testing.T) {
 func TestTraceCorrelationText(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	l := newJSON(t, &buf, logz.WithText())
+	l := newJSON(t, &buf, text)
 	l.WithGroup("g").With("a", 1).InfoContext(spanCtx(), "m", "b", 2)
 	want := "level=INFO msg=m trace_id=" + wantTrace + " span_id=" + wantSpan + " g.a=1 g.b=2\n"
 	if got := buf.String(); got != want {
@@ -145,7 +151,7 @@ func TestInvalidSpanAddsNothing(t *testing.T) {
 func TestSourceSurvivesRebuild(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	newJSON(t, &buf, logz.WithSource()).WithGroup("g").InfoContext(spanCtx(), "m", "a", 1)
+	newJSON(t, &buf, source).WithGroup("g").InfoContext(spanCtx(), "m", "a", 1)
 	var rec struct {
 		Source struct{ File string }
 	}
@@ -207,7 +213,7 @@ func TestRedaction(t *testing.T) {
 			t.Parallel()
 			for _, ctx := range []context.Context{context.Background(), spanCtx()} {
 				var buf bytes.Buffer
-				l := newJSON(t, &buf, logz.WithRedactKeys("ssn", "CARD_NUMBER", ""))
+				l := newJSON(t, &buf, redact("ssn", "CARD_NUMBER", ""))
 				tc.log(slog.New(withCtx{l.Handler(), ctx}))
 				var got map[string]any
 				if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
@@ -305,13 +311,63 @@ func (w withCtx) Handle(_ context.Context, r slog.Record) error  { return w.h.Ha
 func (w withCtx) WithAttrs(as []slog.Attr) slog.Handler          { return withCtx{w.h.WithAttrs(as), w.ctx} }
 func (w withCtx) WithGroup(name string) slog.Handler             { return withCtx{w.h.WithGroup(name), w.ctx} }
 
-func TestAddsTraceContext(t *testing.T) {
-	logger, err := logz.New("info", logz.WithWriter(io.Discard))
-	if err != nil {
-		t.Fatal(err)
+// passThrough is a user handler that wraps another and forwards everything,
+// as a sampling or filtering handler would.
+type passThrough struct{ h slog.Handler }
+
+func (p passThrough) Enabled(ctx context.Context, l slog.Level) bool  { return p.h.Enabled(ctx, l) }
+func (p passThrough) Handle(ctx context.Context, r slog.Record) error { return p.h.Handle(ctx, r) }
+func (p passThrough) WithAttrs(as []slog.Attr) slog.Handler           { return passThrough{p.h.WithAttrs(as)} }
+func (p passThrough) WithGroup(name string) slog.Handler              { return passThrough{p.h.WithGroup(name)} }
+
+// TestCorrelationSurvivesWrapping checks that each record carries trace_id
+// and span_id exactly once, at the top level, whatever wraps the Handler,
+// and also when a Handler wraps another one.
+func TestCorrelationSurvivesWrapping(t *testing.T) {
+	t.Parallel()
+	json := func(buf *bytes.Buffer) slog.Handler {
+		return slog.NewJSONHandler(buf, &slog.HandlerOptions{ReplaceAttr: dropTime})
 	}
-	c, ok := logger.Handler().(interface{ AddsTraceContext() bool })
-	if !ok || !c.AddsTraceContext() {
-		t.Errorf("logz handler AddsTraceContext = %v, %v; want true, true", ok, ok && c.AddsTraceContext())
+	tests := []struct {
+		name  string
+		build func(a, b *bytes.Buffer) slog.Handler
+		bufs  int // how many of a, b receive the record
+	}{
+		{"multi handler", func(a, b *bytes.Buffer) slog.Handler {
+			return slog.NewMultiHandler(logz.NewHandler(json(a)), logz.NewHandler(json(b)))
+		}, 2},
+		{"user wrapper", func(a, _ *bytes.Buffer) slog.Handler {
+			return passThrough{logz.NewHandler(json(a))}
+		}, 1},
+		{"logz around logz", func(a, _ *bytes.Buffer) slog.Handler {
+			return logz.NewHandler(passThrough{logz.NewHandler(json(a))})
+		}, 1},
+		{"logz around multi of logz", func(a, b *bytes.Buffer) slog.Handler {
+			return logz.NewHandler(slog.NewMultiHandler(logz.NewHandler(json(a)), json(b)))
+		}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			for _, log := range []struct {
+				name string
+				do   func(l *slog.Logger)
+				want string
+			}{
+				{"plain", func(l *slog.Logger) { l.InfoContext(spanCtx(), "m", "a", 1) },
+					`{"level":"INFO","msg":"m","trace_id":"T","span_id":"S","a":1}`},
+				{"group", func(l *slog.Logger) { l.With("x", 1).WithGroup("g").InfoContext(spanCtx(), "m", "a", 1) },
+					`{"level":"INFO","msg":"m","x":1,"trace_id":"T","span_id":"S","g":{"a":1}}`},
+			} {
+				var a, b bytes.Buffer
+				log.do(slog.New(tc.build(&a, &b)))
+				want := strings.NewReplacer("T", wantTrace, "S", wantSpan).Replace(log.want) + "\n"
+				for i, buf := range []*bytes.Buffer{&a, &b}[:tc.bufs] {
+					if got := buf.String(); got != want {
+						t.Errorf("%s: output %d = %s; want %s", log.name, i, got, want)
+					}
+				}
+			}
+		})
 	}
 }

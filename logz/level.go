@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// ErrUnknownLevel is returned, wrapped, by [ParseLevel] and [New] for a level
-// name they do not know. No logger is built.
+// ErrUnknownLevel is returned, wrapped, by [ParseLevel] for a level name it
+// does not know.
 var ErrUnknownLevel = errors.New("logz: unknown level")
 
 // ParseLevel parses a level name: debug, info, warn (or warning) or error, in
@@ -16,6 +16,10 @@ var ErrUnknownLevel = errors.New("logz: unknown level")
 // [slog.Level.UnmarshalText]: "info+2", "ERROR-1". Surrounding spaces are
 // ignored. Anything else, the empty string included, returns an error that
 // matches [ErrUnknownLevel]; there is no silent default.
+//
+// It accepts what [slog.Level.UnmarshalText] accepts (so a config field of
+// type slog.Level reads the same names) plus "warning" and surrounding
+// spaces, for input typed by people, such as a runtime level endpoint.
 func ParseLevel(s string) (slog.Level, error) {
 	t := strings.TrimSpace(s)
 	name, offset := t, ""

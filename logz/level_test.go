@@ -53,25 +53,12 @@ func TestParseLevel(t *testing.T) {
 	}
 }
 
-func TestNewUnknownLevel(t *testing.T) {
-	t.Parallel()
-	l, err := logz.New("loud", logz.WithWriter(&bytes.Buffer{}))
-	if l != nil || !errors.Is(err, logz.ErrUnknownLevel) || !strings.Contains(err.Error(), `"loud"`) {
-		t.Errorf("New(%q) = %v, %v; want nil, ErrUnknownLevel naming the level", "loud", l, err)
-	}
-}
-
 func TestNewLevelVar(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
 	lv := new(slog.LevelVar)
-	l, err := logz.New("warn", logz.WithWriter(&buf), logz.WithLevelVar(lv), logz.WithText())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if lv.Level() != slog.LevelWarn {
-		t.Errorf("after New(warn), LevelVar = %v; want WARN", lv.Level())
-	}
+	lv.Set(slog.LevelWarn)
+	l := logz.New(&buf, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: lv}, Text: true})
 	l.Info("dropped")
 	l.Warn("kept1")
 	lv.Set(slog.LevelDebug)
@@ -85,10 +72,7 @@ func TestNewLevelVar(t *testing.T) {
 func TestNewFixedLevel(t *testing.T) {
 	t.Parallel()
 	var buf bytes.Buffer
-	l, err := logz.New("error", logz.WithWriter(&buf))
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := logz.New(&buf, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: slog.LevelError}})
 	l.Warn("no")
 	l.Error("yes")
 	if got := buf.String(); strings.Contains(got, `"no"`) || !strings.Contains(got, `"msg":"yes"`) {
@@ -96,12 +80,50 @@ func TestNewFixedLevel(t *testing.T) {
 	}
 }
 
-func TestOptionPanics(t *testing.T) {
+// TestNilOptions shows the nil rules: a nil *Options is the zero Options
+// (JSON at Info), and a nil Level is Info.
+func TestNilOptions(t *testing.T) {
+	t.Parallel()
+	for name, opts := range map[string]*logz.Options{
+		"nil options": nil,
+		"zero":        {},
+		"nil level":   {HandlerOptions: slog.HandlerOptions{Level: nil}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var buf bytes.Buffer
+			l := logz.New(&buf, opts)
+			l.Debug("no")
+			l.Info("yes", "password", "p")
+			got := buf.String()
+			if strings.Contains(got, `"no"`) || !strings.Contains(got, `"msg":"yes"`) || !strings.Contains(got, `"password":"[REDACTED]"`) {
+				t.Errorf("log output = %q; want one JSON record at info, password redacted", got)
+			}
+		})
+	}
+}
+
+// TestNewCopiesOptions checks that New does not keep opts: changing them
+// afterwards changes nothing.
+func TestNewCopiesOptions(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	o := &logz.Options{RedactKeys: []string{"ssn"}}
+	l := logz.New(&buf, o)
+	o.Text = true
+	o.RedactKeys[0] = "zzz"
+	o.Level = slog.LevelError
+	l.Info("m", "ssn", "1")
+	if got := buf.String(); !strings.Contains(got, `"ssn":"[REDACTED]"`) {
+		t.Errorf("log output = %q; want JSON at info with ssn redacted", got)
+	}
+}
+
+func TestConstructorPanics(t *testing.T) {
 	t.Parallel()
 	for name, f := range map[string]func(){
-		"WithWriter":   func() { logz.WithWriter(nil) },
-		"WithLevelVar": func() { logz.WithLevelVar(nil) },
-		"NewHandler":   func() { logz.NewHandler(nil) },
+		"New":        func() { logz.New(nil, nil) },
+		"NewHandler": func() { logz.NewHandler(nil) },
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {

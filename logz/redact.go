@@ -11,7 +11,7 @@ const RedactedText = "[REDACTED]"
 
 // DefaultRedactKeys returns the words that make an attribute key sensitive in
 // every [Handler], in addition to those given to [NewHandler] or
-// [WithRedactKeys]: password, passwd, secret, token, authorization, cookie,
+// [Options.RedactKeys]: password, passwd, secret, token, authorization, cookie,
 // apikey, privatekey and credential. See [NewHandler] for how keys are
 // matched. Each call returns a new slice.
 func DefaultRedactKeys() []string {

@@ -19,18 +19,14 @@ import (
 )
 
 type Config struct {
-	Addr     string `env:"ADDR" envDefault:"127.0.0.1:8081"`
-	LogLevel string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug|info|warn|error"`
-	PerMin   int    `env:"RATE_PER_MINUTE" envDefault:"600" validate:"min=1"`
+	Addr     string     `env:"ADDR" envDefault:"127.0.0.1:8081"`
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	PerMin   int        `env:"RATE_PER_MINUTE" envDefault:"600" validate:"min=1"`
 }
 
 func main() {
 	cfg := config.MustLoad[Config]()
-	logger, err := logz.New(cfg.LogLevel)
-	if err != nil {
-		slog.Error("logger", "err", err)
-		os.Exit(1)
-	}
+	logger := logz.New(os.Stderr, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: cfg.LogLevel}})
 
 	checker := health.New()
 	mux := http.NewServeMux()
@@ -55,7 +51,7 @@ func main() {
 
 	srv := httpkit.NewServer(cfg.Addr, root)
 	logger.Info("listening", "addr", cfg.Addr)
-	err = lifecycle.Run(context.Background(),
+	err := lifecycle.Run(context.Background(),
 		lifecycle.HTTP(srv, lifecycle.BeforeShutdown(checker.SetDraining), lifecycle.DrainDelay(time.Second)))
 	if err != nil {
 		logger.Error("stopped", "err", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"log/slog"
 	"net/netip"
 	"time"
 )
@@ -15,7 +16,7 @@ type Config struct {
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9090"`
 	// LogLevel is the starting log level; POST /debug/loglevel changes it
 	// while running when DebugEndpoints is on.
-	LogLevel string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug|info|warn|error"`
+	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 
 	// RateLimit is the number of API requests one client may make per
 	// RateLimitPer, in bursts of up to RateLimitBurst (0 means RateLimit).

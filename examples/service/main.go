@@ -45,10 +45,8 @@ func run(ctx context.Context, stderr io.Writer) error {
 		return err
 	}
 	level := new(slog.LevelVar)
-	logger, err := logz.New(cfg.LogLevel, logz.WithWriter(stderr), logz.WithLevelVar(level))
-	if err != nil {
-		return err
-	}
+	level.Set(cfg.LogLevel)
+	logger := logz.New(stderr, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: level}})
 	logger.Info("starting", "version", chassis.Version, "config", config.Redacted(cfg))
 
 	tel, err := telemetry.Init(ctx, telemetry.Config{ServiceName: "notes", ServiceVersion: chassis.Version})
