@@ -403,6 +403,19 @@ func (b *breaker) allow() (gen uint64, ok bool) {
 		b.inflight++
 	}
 	b.mu.Unlock()
+	if ok && tr.from != tr.to {
+		// The probe slot is taken: if OnStateChange panics, free it, or
+		// the half-open breaker would wait for this probe forever.
+		fired := false
+		defer func() {
+			if !fired {
+				b.record(sg>>genShift, outcomeIgnored)
+			}
+		}()
+		b.fire(tr)
+		fired = true
+		return sg >> genShift, ok
+	}
 	b.fire(tr)
 	return sg >> genShift, ok
 }

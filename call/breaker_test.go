@@ -498,3 +498,134 @@ func TestBreaker_openRejectsBeforeTokenWork(t *testing.T) {
 		t.Errorf("token fetches after 3 rejections = %d; want still 2", got)
 	}
 }
+
+// panicky is a base transport for panic tests: X-Status sets the status
+// (200 by default), X-Panic makes it panic, and X-Block makes it wait until
+// unblock is closed, after signalling entered.
+type panicky struct {
+	entered, unblock chan struct{}
+}
+
+func (p *panicky) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Body != nil {
+		_ = r.Body.Close()
+	}
+	if r.Header.Get("X-Panic") != "" {
+		panic("transport panic")
+	}
+	if r.Header.Get("X-Block") != "" {
+		close(p.entered)
+		<-p.unblock
+	}
+	st := http.StatusOK
+	if v := r.Header.Get("X-Status"); v != "" {
+		fmt.Sscan(v, &st)
+	}
+	h := http.Header{}
+	if r.Header.Get("X-Panic-Classify") != "" {
+		h.Set("X-Panic-Classify", "1")
+	}
+	return &http.Response{StatusCode: st, Header: h, Body: http.NoBody, Request: r}, nil
+}
+
+// mustPanic runs f and reports whether it panicked.
+func mustPanic(f func()) (panicked bool) {
+	defer func() { panicked = recover() != nil }()
+	f()
+	return false
+}
+
+func TestBreaker_panicDuringProbeReleasesSlot(t *testing.T) {
+	t.Parallel()
+	newReq := func(hdr ...string) *http.Request {
+		req, _ := http.NewRequest(http.MethodGet, "http://svc.test/", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		return req
+	}
+	tests := []struct {
+		name        string
+		hookPanics  bool
+		probe       func() *http.Request
+		openAfter   bool // the panic counts as a failure: wait OpenTimeout again
+		getBodyCase bool
+	}{
+		{name: "base transport", probe: func() *http.Request { return newReq("X-Panic", "1") }, openAfter: true},
+		{name: "IsFailure", probe: func() *http.Request { return newReq("X-Panic-Classify", "1") }, openAfter: true},
+		{name: "OnStateChange", hookPanics: true, probe: func() *http.Request { return newReq() }},
+		{name: "GetBody", getBodyCase: true, probe: func() *http.Request {
+			// The first attempt gets a 503 (a success for this IsFailure,
+			// retried by default); the retry's GetBody panics.
+			req, _ := http.NewRequest(http.MethodPut, "http://svc.test/", strings.NewReader("x"))
+			req.GetBody = func() (io.ReadCloser, error) { panic("GetBody panic") }
+			req.Header.Set("X-Status", "503")
+			return req
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			clk := fakeclock.New(epoch)
+			var hookPanicked atomic.Bool
+			base := &panicky{entered: make(chan struct{}), unblock: make(chan struct{})}
+			c := newClient(t, call.WithClock(clk.Now), call.WithTransport(base),
+				call.WithRetry(fastRetry), call.WithRetryBudget(call.RetryBudget{Unlimited: true}),
+				call.WithBreaker(call.BreakerPolicy{
+					ConsecutiveFailures: 1, HalfOpenProbes: 2, OpenTimeout: time.Second,
+					IsFailure: func(resp *http.Response, err error) bool {
+						if resp != nil && resp.Header.Get("X-Panic-Classify") != "" {
+							panic("IsFailure panic")
+						}
+						return err != nil || resp.StatusCode == http.StatusInternalServerError
+					},
+					OnStateChange: func(_ string, _, to call.State) {
+						if tc.hookPanics && to == call.StateHalfOpen && hookPanicked.CompareAndSwap(false, true) {
+							panic("OnStateChange panic")
+						}
+					},
+				}))
+			rt := c.Transport()
+			send := func(req *http.Request) error {
+				resp, err := rt.RoundTrip(req)
+				if err == nil {
+					_ = resp.Body.Close()
+				}
+				return err
+			}
+			// Trip the breaker (a 500 is a failure, not retried), then let
+			// it go half-open: the next request is a probe.
+			if err := send(newReq("X-Status", "500")); err != nil {
+				t.Fatalf("tripping request err = %v", err)
+			}
+			if st := c.BreakerState("svc.test"); st != call.StateOpen {
+				t.Fatalf("BreakerState after a failure = %v; want open", st)
+			}
+			clk.Advance(time.Second)
+			if !mustPanic(func() { _ = send(tc.probe()) }) {
+				t.Fatalf("probe did not panic")
+			}
+			if tc.openAfter {
+				if st := c.BreakerState("svc.test"); st != call.StateOpen {
+					t.Errorf("BreakerState after a panicking probe = %v; want open (a panic is a failure)", st)
+				}
+				clk.Advance(time.Second)
+			}
+			// Both probe slots must be free: one probe blocks in the
+			// transport while the second is admitted and succeeds.
+			first := make(chan error, 1)
+			go func() { first <- send(newReq("X-Block", "1")) }()
+			<-base.entered
+			if err := send(newReq()); err != nil {
+				t.Errorf("second concurrent probe err = %v; want it admitted", err)
+			}
+			close(base.unblock)
+			if err := <-first; err != nil {
+				t.Errorf("first concurrent probe err = %v; want nil", err)
+			}
+			if st := c.BreakerState("svc.test"); st != call.StateClosed {
+				t.Errorf("BreakerState after two successful probes = %v; want closed", st)
+			}
+		})
+	}
+}

@@ -65,10 +65,6 @@ func TestOptions_invalidPanics(t *testing.T) {
 		{"infinite floor", "call.WithRetryBudget: ", func() { call.WithRetryBudget(call.RetryBudget{MinPerSecond: math.Inf(1)}) }},
 		{"negative window", "call.WithRetryBudget: ", func() { call.WithRetryBudget(call.RetryBudget{Window: -time.Second}) }},
 		{"negative timeout", "call.WithTimeout: ", func() { call.WithTimeout(-time.Second) }},
-		{"nil token source", "call.WithTokenSource: ", func() { call.WithTokenSource(nil) }},
-		{"nil transport", "call.WithTransport: ", func() { call.WithTransport(nil) }},
-		{"nil clock", "call.WithClock: ", func() { call.WithClock(nil) }},
-		{"nil option", "call.New: ", func() { call.New(nil) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -29,7 +29,9 @@ type Client struct {
 	hc *http.Client
 }
 
-// Option configures a [Client] built by [New].
+// Option configures a [Client] built by [New]. A nil Option is ignored, and
+// a nil value given to an option (a nil clock, transport, token source or
+// provider) means that option's default.
 type Option func(*options)
 
 type options struct {
@@ -45,6 +47,7 @@ type options struct {
 	prop       propagation.TextMapPropagator
 	sleep      func(ctx context.Context, d time.Duration) error // test hook
 	jitter     func(n int64) int64                              // test hook
+	tokenHook  func()                                           // test hook: tokenCache.beforeFlight
 	hasTimeout bool
 }
 
@@ -97,35 +100,25 @@ func WithBreaker(p BreakerPolicy) Option {
 // [TokenSource] for the caching contract). The header is added to a copy
 // of the request, never to the caller's request, and only when the request
 // has no Authorization header of its own and, after a redirect, only if the
-// redirect stayed on the original scheme and host.
-// Panics if ts is nil.
+// redirect stayed on the original scheme and host. A nil ts, like omitting
+// the option, sends no token.
 func WithTokenSource(ts TokenSource) Option {
-	if ts == nil {
-		panic("call.WithTokenSource: ts is nil; omit the option to send no token")
-	}
 	return func(o *options) { o.tokens = ts }
 }
 
 // WithTransport sets the base transport that performs each attempt. Without
 // this option the Client uses its own clone of [http.DefaultTransport], so
-// its connection pool is not shared with other clients.
-// Panics if rt is nil.
+// its connection pool is not shared with other clients; a nil rt means the
+// same.
 func WithTransport(rt http.RoundTripper) Option {
-	if rt == nil {
-		panic("call.WithTransport: rt is nil; omit the option to use a clone of http.DefaultTransport")
-	}
 	return func(o *options) { o.base = rt }
 }
 
 // WithClock sets the clock used by breakers (open timeouts, failure-ratio
 // windows), the retry budget window, Retry-After dates and token expiry.
-// Without this option the Client uses [time.Now]. Backoff waits and
-// context deadlines always use real time.
-// Panics if now is nil.
+// Without this option, or with a nil now, the Client uses [time.Now].
+// Backoff waits and context deadlines always use real time.
 func WithClock(now func() time.Time) Option {
-	if now == nil {
-		panic("call.WithClock: now is nil; omit the option to use time.Now")
-	}
 	return func(o *options) { o.now = now }
 }
 
@@ -157,14 +150,14 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 // records spans and metrics, and propagates trace context, through the
 // global OpenTelemetry providers and propagator.
 //
-// New panics if an option is invalid (each option documents when).
+// A nil Option is ignored, so options can be chosen conditionally. The
+// options panic when given an invalid value (each documents when).
 func New(opts ...Option) *Client {
 	o := options{timeout: DefaultTimeout}
 	for _, opt := range opts {
-		if opt == nil {
-			panic("call.New: nil Option; remove it from the argument list")
+		if opt != nil {
+			opt(&o)
 		}
-		opt(&o)
 	}
 	if o.now == nil {
 		o.now = time.Now
@@ -208,6 +201,7 @@ func newTransport(o *options) *transport {
 	}
 	if o.tokens != nil {
 		t.tokens = newTokenCache(o.tokens, o.now)
+		t.tokens.beforeFlight = o.tokenHook
 	}
 	return t
 }

@@ -14,6 +14,16 @@
 //	resp, err := c.Do(req)
 //	if errors.Is(err, call.ErrCircuitOpen) { ... } // failed fast, nothing sent
 //
+// # Options
+//
+// A nil [Option] is ignored, so options can be chosen conditionally, and a
+// nil value given to an option means its default: WithClock(nil) is
+// [time.Now], WithTransport(nil) the Client's own clone of
+// [http.DefaultTransport], WithTokenSource(nil) no token, and nil
+// providers and propagators OpenTelemetry's global ones. An invalid value
+// (a negative timeout, a policy field out of range) panics in the option,
+// with a message that names the field and the fix.
+//
 // # Composition order
 //
 // The policies apply outermost first, as

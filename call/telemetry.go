@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/baggage"
 	"go.opentelemetry.io/otel/codes"
@@ -47,6 +48,7 @@ func newInstruments(mp metric.MeterProvider, tp trace.TracerProvider, prop propa
 	counter := func(name, unit, desc string) metric.Int64Counter {
 		c, err := m.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
 		if err != nil {
+			otel.Handle(err)
 			c, _ = fallback.Int64Counter(name)
 		}
 		return c
@@ -64,6 +66,7 @@ func newInstruments(mp metric.MeterProvider, tp trace.TracerProvider, prop propa
 	if d, err := httpconv.NewClientRequestDuration(m); err == nil {
 		in.duration = d.Inst()
 	} else {
+		otel.Handle(err)
 		in.duration, _ = fallback.Float64Histogram("http.client.request.duration")
 	}
 	for _, m := range knownMethods {
@@ -165,8 +168,8 @@ func (in *instruments) startAttempt(ctx context.Context, r *http.Request, resend
 }
 
 // end records the attempt's outcome (resp or err) in the duration
-// histogram and the span; the span ends later, when the body is done (see
-// attemptBody), unless err is set.
+// histogram and the span; it does not end the span (transport.send or
+// attemptBody does).
 func (at *attemptTelemetry) end(ctx context.Context, r *http.Request, resp *http.Response, err error) {
 	if at.start.IsZero() && at.span == nil {
 		return
@@ -214,9 +217,6 @@ func (at *attemptTelemetry) end(ctx context.Context, r *http.Request, resp *http
 			desc = err.Error()
 		}
 		at.span.SetStatus(codes.Error, desc)
-	}
-	if err != nil {
-		at.span.End()
 	}
 }
 

@@ -280,3 +280,46 @@ func TestTelemetry_noSDKNoHeaderCopy(t *testing.T) {
 		t.Errorf("get = %d, %v; want 200, nil", st, err)
 	}
 }
+
+func TestTelemetry_spanAndTimerEndOnPanic(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		base  roundTripFunc
+		check func(resp *http.Response, err error) bool // IsFailure
+	}{
+		{"base transport", func(r *http.Request) (*http.Response, error) { panic("transport panic") }, nil},
+		{"IsFailure", func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Request: r}, nil
+		}, func(*http.Response, error) bool { panic("IsFailure panic") }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tel := newTelemetry(t)
+			var attemptCtx context.Context
+			base := func(r *http.Request) (*http.Response, error) {
+				attemptCtx = r.Context()
+				return tc.base(r)
+			}
+			opts := append(tel.options(), call.WithTransport(roundTripFunc(base)), call.WithTimeout(time.Hour))
+			if tc.check != nil {
+				opts = append(opts, call.WithBreaker(call.BreakerPolicy{IsFailure: tc.check}))
+			}
+			c := newClient(t, opts...)
+			req, _ := http.NewRequest(http.MethodGet, "http://svc.test/", nil)
+			if !mustPanic(func() { _, _ = c.Transport().RoundTrip(req) }) {
+				t.Fatal("RoundTrip did not panic")
+			}
+			ended := tel.spans.Ended()
+			if len(ended) != 1 || ended[0].Status().Code != codes.Error {
+				t.Errorf("ended spans after a panic = %d (status %v); want 1 with status Error", len(ended), ended)
+			}
+			select {
+			case <-attemptCtx.Done():
+			default:
+				t.Errorf("attempt context not cancelled after a panic: its timer still runs")
+			}
+		})
+	}
+}

@@ -92,21 +92,82 @@ func TestToken_callerAuthorizationWins(t *testing.T) {
 
 func TestToken_oneFetchForConcurrentCallers(t *testing.T) {
 	t.Parallel()
-	s := tokenServer(t)
-	src := &countingSource{clk: fakeclock.New(epoch), lifetime: time.Hour}
-	c := newClient(t, call.WithClock(src.clk.Now), call.WithTokenSource(src))
-	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
-	var wg sync.WaitGroup
-	for range 20 {
-		wg.Go(func() {
-			if got, err := gotAuth(context.Background(), c, req); err != nil || got != "Bearer tok-1" {
-				t.Errorf("concurrent caller saw %q, %v; want Bearer tok-1", got, err)
+	t.Run("late joiner", func(t *testing.T) {
+		// The second caller reads the empty cache, then parks before the
+		// flight while the first caller's flight fetches, stores and ends.
+		// Joining late, it must find the stored token, not fetch again.
+		t.Parallel()
+		s := tokenServer(t)
+		src := &countingSource{clk: fakeclock.New(epoch), lifetime: time.Hour}
+		parked, release := make(chan struct{}), make(chan struct{})
+		var first atomic.Bool
+		hook := func() {
+			if first.CompareAndSwap(false, true) {
+				close(parked)
+				<-release
 			}
-		})
+		}
+		c := newClient(t, call.WithClock(src.clk.Now), call.WithTokenSource(src), call.WithTokenHook(hook))
+		req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+		late := make(chan string, 1)
+		go func() {
+			got, err := gotAuth(context.Background(), c, req)
+			if err != nil {
+				got = err.Error()
+			}
+			late <- got
+		}()
+		<-parked
+		if got, err := gotAuth(context.Background(), c, req); err != nil || got != "Bearer tok-1" {
+			t.Errorf("first caller saw %q, %v; want Bearer tok-1", got, err)
+		}
+		close(release)
+		if got := <-late; got != "Bearer tok-1" {
+			t.Errorf("late joiner saw %q; want Bearer tok-1 from the cache", got)
+		}
+		if n := src.calls.Load(); n != 1 {
+			t.Errorf("token fetches = %d; want 1", n)
+		}
+	})
+	t.Run("20 concurrent", func(t *testing.T) {
+		t.Parallel()
+		s := tokenServer(t)
+		src := &countingSource{clk: fakeclock.New(epoch), lifetime: time.Hour}
+		c := newClient(t, call.WithClock(src.clk.Now), call.WithTokenSource(src))
+		req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				if got, err := gotAuth(context.Background(), c, req); err != nil || got != "Bearer tok-1" {
+					t.Errorf("concurrent caller saw %q, %v; want Bearer tok-1", got, err)
+				}
+			})
+		}
+		wg.Wait()
+		if n := src.calls.Load(); n != 1 {
+			t.Errorf("token fetches for 20 concurrent callers = %d; want 1", n)
+		}
+	})
+}
+
+func TestToken_panicBecomesAnError(t *testing.T) {
+	t.Parallel()
+	s := tokenServer(t)
+	boom := errors.New("boom")
+	c := newClient(t, call.WithTokenSource(call.TokenFunc(func(context.Context) (call.Token, error) {
+		panic(boom)
+	})))
+	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
+	_, err := gotAuth(context.Background(), c, req)
+	var pe *call.PanicError
+	if !errors.As(err, &pe) || !errors.Is(err, boom) || len(pe.Stack) == 0 {
+		t.Fatalf("Do with a panicking token source err = %v; want a *call.PanicError wrapping boom, with a stack", err)
 	}
-	wg.Wait()
-	if n := src.calls.Load(); n != 1 {
-		t.Errorf("token fetches for 20 concurrent callers = %d; want 1", n)
+	if got, want := pe.Error(), "call: token source panic: boom"; got != want {
+		t.Errorf("PanicError.Error() = %q; want %q", got, want)
+	}
+	if s.hits.Load() != 0 {
+		t.Errorf("server hits = %d; want 0", s.hits.Load())
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -111,43 +112,94 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-// attempt sends one try of req. It consults the breaker first and records
-// the outcome in it; a caller's cancellation is recorded as neither success
-// nor failure.
-func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *breaker) (*http.Response, error) {
-	var gen uint64
+// attempt sends one try of req in two steps: admission (the host's
+// breaker, then the token) and sending ([transport.send]). The breaker slot
+// taken in admission is released by one deferred call, so every exit path
+// records exactly one outcome: a caller's cancellation, a token or GetBody
+// failure, or a panic before the request reaches the base transport
+// (GetBody, the token hook) is recorded as ignored, which frees a half-open
+// probe slot; a panic in the base transport or in IsFailure is recorded as
+// a failure. A panic is never recovered here: it goes on to the caller.
+func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *breaker) (resp *http.Response, err error) {
+	o := outcomeIgnored // until the request is handed to the base transport
 	if br != nil {
-		var ok bool
-		if gen, ok = br.allow(); !ok {
+		gen, ok := br.allow()
+		if !ok {
 			t.tel.breakerRejected(ctx)
 			if n == 1 {
 				closeReqBody(req)
 			}
 			return nil, br.openErr
 		}
+		defer func() {
+			recorded := false
+			defer func() {
+				if !recorded && resp != nil {
+					// OnStateChange panicked: the caller never gets resp.
+					_ = resp.Body.Close()
+				}
+			}()
+			br.record(gen, o)
+			recorded = true
+		}()
 	}
-	var token string
-	if t.tokens != nil && req.Header.Get("Authorization") == "" && tokenAllowed(req) {
-		var err error
-		if token, err = t.tokens.token(ctx); err != nil {
-			if br != nil {
-				br.record(gen, outcomeIgnored)
-			}
-			if n == 1 {
-				closeReqBody(req)
-			}
-			if ctx.Err() != nil {
-				return nil, err
-			}
-			return nil, &finalError{fmt.Errorf("call: token: %w", err)}
+	token, err := t.token(ctx, req)
+	if err != nil {
+		if n == 1 {
+			closeReqBody(req)
 		}
+		return nil, err
 	}
+	return t.send(ctx, req, n, token, br, &o)
+}
 
+// token returns the bearer token to attach to req, or "" if none is to be
+// attached.
+func (t *transport) token(ctx context.Context, req *http.Request) (string, error) {
+	if t.tokens == nil || req.Header.Get("Authorization") != "" || !tokenAllowed(req) {
+		return "", nil
+	}
+	token, err := t.tokens.token(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", err
+		}
+		return "", &finalError{fmt.Errorf("call: token: %w", err)}
+	}
+	return token, nil
+}
+
+// send performs one attempt under its own timeout and span. It sets *o to
+// outcomeFailure before handing the request to the base transport and to
+// the classified outcome (if br is non-nil) once that returns. The
+// attempt's timer and span end in one deferred call unless the response
+// body takes them over (attemptBody); on a panic they end there too, and a
+// response already received is closed.
+func (t *transport) send(ctx context.Context, req *http.Request, n int, token string, br *breaker, o *outcome) (resp *http.Response, err error) {
 	actx, cancel := ctx, context.CancelFunc(nil)
 	if t.timeout > 0 {
 		actx, cancel = context.WithTimeoutCause(ctx, t.timeout, t.timeoutCause)
 	}
 	actx, tel := t.tel.startAttempt(actx, req, n-1)
+	returned, handedOff := false, false
+	defer func() {
+		if handedOff {
+			return
+		}
+		if !returned && resp != nil {
+			_ = resp.Body.Close()
+		}
+		if cancel != nil {
+			cancel()
+		}
+		if tel.span != nil {
+			if !returned {
+				tel.span.SetStatus(codes.Error, "call: panic during attempt")
+			}
+			tel.span.End()
+		}
+	}()
+
 	r := req.WithContext(actx) // shallow: the caller's header map is shared until copied below
 	if token != "" || needsPropagation(actx) {
 		r.Header = req.Header.Clone()
@@ -160,22 +212,18 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *b
 		t.tel.prop.Inject(actx, propagation.HeaderCarrier(r.Header))
 	}
 	if n > 1 && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
-		if err != nil {
-			err = &finalError{fmt.Errorf("call: replay request body: %w", err)}
+		body, gerr := req.GetBody()
+		if gerr != nil {
+			err = &finalError{fmt.Errorf("call: replay request body: %w", gerr)}
 			tel.end(actx, r, nil, err)
-			if cancel != nil {
-				cancel()
-			}
-			if br != nil {
-				br.record(gen, outcomeIgnored)
-			}
+			returned = true
 			return nil, err
 		}
 		r.Body = body
 	}
 
-	resp, err := t.base.RoundTrip(r)
+	*o = outcomeFailure // a panic in the base transport or IsFailure
+	resp, err = t.base.RoundTrip(r)
 	switch {
 	case err == nil && resp == nil:
 		err = errors.New("call: base transport returned neither a response nor an error")
@@ -185,34 +233,25 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *b
 		}
 		resp = nil
 	}
-	if br != nil {
-		br.record(gen, t.outcome(ctx, br, resp, err))
-	}
-	tel.end(actx, r, resp, err)
-	if err != nil {
-		if cancel != nil {
-			cancel()
-		}
-		return nil, err
-	}
-	if resp.Body == nil {
+	if err == nil && resp.Body == nil {
 		resp.Body = http.NoBody
 	}
-	if cancel == nil && tel.span == nil {
-		return resp, nil
+	if br != nil {
+		*o = t.outcome(ctx, br, resp, err)
 	}
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// The connection now belongs to the caller; net/http no longer
-		// watches the attempt's context, so release it now.
-		if cancel != nil {
-			cancel()
-		}
-		if tel.span != nil {
-			tel.span.End()
-		}
+	tel.end(actx, r, resp, err)
+	returned = true
+	if err != nil {
+		return nil, err
+	}
+	if (cancel == nil && tel.span == nil) || resp.StatusCode == http.StatusSwitchingProtocols {
+		// Nothing to release later, or the connection now belongs to the
+		// caller and net/http no longer watches the attempt's context:
+		// release it now (in the deferred call).
 		return resp, nil
 	}
 	resp.Body = &attemptBody{rc: resp.Body, cancel: cancel, span: tel.span}
+	handedOff = true
 	return resp, nil
 }
 

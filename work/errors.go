@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/chassis-go/chassis/internal/panicval"
 )
 
 // ErrNoTasks is returned by [Race] when it is given no tasks: there is no
@@ -86,9 +88,11 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns "work: panic: <Value>".
+// Error returns "work: panic: <Value>" on one line, without the stack. The
+// value's text is bounded to about 1 KiB, and a value that could recurse
+// (a map that contains itself) is named by its type: see internal/panicval.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("work: panic: %v", e.Value)
+	return "work: panic: " + panicval.String(e.Value)
 }
 
 // Unwrap returns Value if it is an error (panic(err)), so that errors.Is

@@ -106,7 +106,9 @@ func startCall(ctx context.Context, c *config, o op) (context.Context, telemetry
 	inflight, err := mp.Meter(scope).Int64UpDownCounter("chassis.work.inflight",
 		metric.WithUnit("{task}"),
 		metric.WithDescription("Number of work items whose function is running, by entry point."))
-	if err == nil && inflight.Enabled(ctx) {
+	if err != nil {
+		otel.Handle(err)
+	} else if inflight.Enabled(ctx) {
 		t.inflight = inflight
 		t.attrs = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attrOp.String(o.attr())))}
 	}

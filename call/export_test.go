@@ -1,0 +1,9 @@
+package call
+
+// Test-only access to unexported hooks for the black-box tests.
+
+// WithTokenHook makes the Client call h in each request that found no
+// fresh token, after its cache read and before it joins the token flight.
+func WithTokenHook(h func()) Option {
+	return func(o *options) { o.tokenHook = h }
+}
