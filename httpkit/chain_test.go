@@ -57,9 +57,7 @@ func TestConstructorPanics(t *testing.T) {
 		{"Logging nil", func() { httpkit.Logging(nil) }, "httpkit.Logging: logger is nil"},
 		{"Recovery nil", func() { httpkit.Recovery(nil) }, "httpkit.Recovery: logger is nil"},
 		{"NewServer nil", func() { httpkit.NewServer(":0", nil) }, "httpkit.NewServer: handler is nil"},
-		{"NewServer nil option", func() { httpkit.NewServer(":0", http.NotFoundHandler(), nil) }, "httpkit.NewServer: nil option"},
-		{"WithErrorLog nil", func() { httpkit.WithErrorLog(nil) }, "httpkit.WithErrorLog: logger is nil"},
-		{"Tracing nil option", func() { httpkit.Tracing(nil) }, "httpkit.Tracing: nil option"},
+		{"WithMaxConns zero", func() { httpkit.WithMaxConns(0) }, "httpkit.WithMaxConns: n must be at least 1"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

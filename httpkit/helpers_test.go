@@ -2,6 +2,7 @@ package httpkit_test
 
 import (
 	"context"
+	"go.opentelemetry.io/otel/trace"
 	"log/slog"
 	"sync"
 )
@@ -11,6 +12,7 @@ type captured struct {
 	level slog.Level
 	msg   string
 	attrs map[string]slog.Value
+	span  trace.SpanContext // of the context the record was logged with
 }
 
 // capture is a slog.Handler that keeps every record, for assertions.
@@ -21,8 +23,8 @@ type capture struct {
 
 func (c *capture) Enabled(context.Context, slog.Level) bool { return true }
 
-func (c *capture) Handle(_ context.Context, r slog.Record) error {
-	rec := captured{level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}}
+func (c *capture) Handle(ctx context.Context, r slog.Record) error {
+	rec := captured{level: r.Level, msg: r.Message, attrs: map[string]slog.Value{}, span: trace.SpanContextFromContext(ctx)}
 	r.Attrs(func(a slog.Attr) bool {
 		rec.attrs[a.Key] = a.Value
 		return true
@@ -41,8 +43,3 @@ func (c *capture) all() []captured {
 	defer c.mu.Unlock()
 	return append([]captured(nil), c.records...)
 }
-
-// traceAware is a capture whose handler announces that it adds trace ids.
-type traceAware struct{ *capture }
-
-func (t traceAware) AddsTraceContext() bool { return true }

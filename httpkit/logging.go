@@ -1,14 +1,12 @@
 package httpkit
 
 import (
-	"github.com/chassis-go/chassis/internal/reqmeta"
-
 	"log/slog"
 	"net/http"
 	"time"
 
-	"github.com/chassis-go/chassis/internal/tracelog"
-
+	"github.com/chassis-go/chassis/internal/logthrottle"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/internal/respwrite"
 )
 
@@ -22,7 +20,7 @@ import (
 //	bytes      body bytes written
 //	duration   time from the call to Logging until next returned
 //	request_id the id from [RequestID], if any
-//	trace_id, span_id  the span in the request context, if valid
+//	suppressed on a 429 line, how many 429 lines were dropped since the last one
 //	panic      true if next panicked (status is then 500 unless the response had started)
 //	hijacked   true if the handler hijacked the connection
 //
@@ -31,14 +29,17 @@ import (
 //
 // Responses of 500 and above, and panics, are logged at level Error; all
 // others at Info, 4xx included: client mistakes are not the service's, and a
-// scanner's flood of 404s must not look like an incident. The line is built
-// only if logger is enabled at that level, and it is written with the
-// request's context, so a context-aware handler (logz) sees the span.
+// scanner's flood of 404s must not look like an incident. 429 answers (rate
+// limit denials) are logged at Info too, but at most one line per second per
+// Logging middleware, carrying the count of the lines dropped since, so a
+// client hammering a limit cannot flood the log while Info stays on. The
+// line is built only if logger is enabled at that level.
 //
-// trace_id and span_id are added only when logger's handler does not add
-// them itself, which a handler announces with a method AddsTraceContext()
-// bool that returns true (logz's does). Mount Logging inside [Tracing] so
-// the request context holds the server span. The route is found even when
+// The line is written with the request's context, and trace correlation is
+// the handler's job: logz's handler (logz.New, or logz.NewHandler around any
+// handler) adds trace_id and span_id from that context, however it is
+// wrapped. Mount Logging inside [Tracing] so the request context holds the
+// server span. The route is found even when
 // the mux sits behind other middleware that replace the request, provided
 // one of this package's middleware sits between them and the mux.
 //
@@ -50,7 +51,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		panic("httpkit.Logging: logger is nil; pass slog.Default() or a logz logger")
 	}
-	addTrace := !tracelog.HandlerAdds(logger)
+	var denials logthrottle.Throttle
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
@@ -78,6 +79,13 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 				if !logger.Enabled(ctx, level) {
 					return
 				}
+				var suppressed int64
+				if status == http.StatusTooManyRequests {
+					var ok bool
+					if suppressed, ok = denials.Allow(time.Now()); !ok {
+						return
+					}
+				}
 				attrs := make([]slog.Attr, 0, 12)
 				attrs = append(attrs, slog.String("method", r.Method))
 				if rt := reqmeta.Route(pattern); rt != "" {
@@ -93,8 +101,8 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 				if id := info.RequestID(); id != "" {
 					attrs = append(attrs, slog.String("request_id", id))
 				}
-				if addTrace {
-					attrs = tracelog.Append(attrs, ctx)
+				if suppressed > 0 {
+					attrs = append(attrs, slog.Int64("suppressed", suppressed))
 				}
 				if !completed {
 					attrs = append(attrs, slog.Bool("panic", true))

@@ -166,35 +166,55 @@ func TestLoggingRequestID(t *testing.T) {
 	}
 }
 
-func TestLoggingTraceIDs(t *testing.T) {
+// Logging leaves trace correlation to the handler: it never adds trace_id
+// itself (so a correlating handler, however wrapped, never sees it twice)
+// and logs with the request context, which holds the server span.
+func TestLoggingTraceContext(t *testing.T) {
 	t.Parallel()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(tracetest.NewSpanRecorder()))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	for _, aware := range []bool{false, true} {
-		t.Run(map[bool]string{false: "plain handler", true: "handler adds trace context"}[aware], func(t *testing.T) {
-			t.Parallel()
-			c := &capture{}
-			var h slog.Handler = c
-			if aware {
-				h = traceAware{c}
-			}
-			var sc trace.SpanContext
-			inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				sc = trace.SpanContextFromContext(r.Context())
-			})
-			handler := httpkit.Chain(httpkit.Tracing(httpkit.WithTracerProvider(tp)), httpkit.Logging(slog.New(h)))(inner)
-			handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
-			attrs := c.all()[0].attrs
-			if aware {
-				if _, ok := attrs["trace_id"]; ok {
-					t.Errorf("trace_id logged by Logging although the handler adds it")
-				}
-				return
-			}
-			if attrs["trace_id"].String() != sc.TraceID().String() || attrs["span_id"].String() != sc.SpanID().String() {
-				t.Errorf("trace_id, span_id = %v, %v; want %v, %v", attrs["trace_id"], attrs["span_id"], sc.TraceID(), sc.SpanID())
-			}
-		})
+	c := &capture{}
+	var sc trace.SpanContext
+	inner := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sc = trace.SpanContextFromContext(r.Context())
+	})
+	logger := slog.New(slog.NewMultiHandler(c)) // wrapped, as users do
+	handler := httpkit.Chain(httpkit.Tracing(httpkit.WithTracerProvider(tp)), httpkit.Logging(logger))(inner)
+	handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	rec := c.all()[0]
+	if _, ok := rec.attrs["trace_id"]; ok {
+		t.Errorf("Logging added trace_id itself; the handler must")
+	}
+	if !sc.IsValid() || rec.span.TraceID() != sc.TraceID() || rec.span.SpanID() != sc.SpanID() {
+		t.Errorf("record context span = %v/%v; want the server span %v/%v", rec.span.TraceID(), rec.span.SpanID(), sc.TraceID(), sc.SpanID())
+	}
+}
+
+// A client hammering a rate limit gets one 429 line per second, with the
+// count of the lines dropped since.
+func TestLoggingThrottles429(t *testing.T) {
+	t.Parallel()
+	c := &capture{}
+	h := httpkit.Logging(slog.New(c))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	for range 100 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	ok := httpkit.Logging(slog.New(c))(http.NotFoundHandler())
+	ok.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	var denials, others int
+	for _, r := range c.all() {
+		if r.attrs["status"].Int64() == 429 {
+			denials++
+		} else {
+			others++
+		}
+	}
+	// The 100 requests take far less than a second, but a slow machine may
+	// cross one second boundary: allow two lines, never more.
+	if denials < 1 || denials > 2 || others != 1 {
+		t.Errorf("100 × 429 and one 404 logged %d 429 lines and %d others; want 1–2 and 1", denials, others)
 	}
 }
 

@@ -1,8 +1,11 @@
 package httpkit
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +15,11 @@ const (
 	DefaultReadTimeout       = 30 * time.Second
 	DefaultIdleTimeout       = 120 * time.Second
 	DefaultMaxHeaderBytes    = 64 << 10 // 64 KiB
+	// DefaultMaxConns is the most connections a server from NewServer keeps
+	// open at once: half of a common 20,000 file-descriptor limit, so that
+	// a flood of idle or slow connections cannot take the descriptors the
+	// process needs for its own outbound calls and files.
+	DefaultMaxConns = 10_000
 )
 
 // ServerOption configures the *http.Server built by [NewServer]. It is a
@@ -40,12 +48,17 @@ type ServerOption func(*http.Server)
 //   - IdleTimeout 120s for keep-alive connections.
 //   - MaxHeaderBytes 64 KiB instead of net/http's 1 MiB: room for large
 //     cookies and tokens, but not for a memory-exhaustion attempt.
+//   - At most DefaultMaxConns (10,000) open connections (see
+//     [WithMaxConns]): a connection accepted beyond the cap is closed at
+//     once, before a byte of it is read, while the connections already
+//     open are served as usual. The cap is enforced through
+//     http.Server.ConnState; setting ConnState on the result replaces it.
 //
 // Every option's value is stored as given, with net/http's meaning (zero or
 // negative timeouts mean none; see http.Server). Fields without an option
 // (TLSConfig, BaseContext, ConnContext ...) can be set on the result, which
 // is an ordinary *http.Server: run it with lifecycle.HTTP or ListenAndServe.
-// Panics if handler or an option is nil.
+// A nil option is ignored. Panics if handler is nil.
 func NewServer(addr string, handler http.Handler, opts ...ServerOption) *http.Server {
 	if handler == nil {
 		panic("httpkit.NewServer: handler is nil; pass a mux or handler")
@@ -57,14 +70,46 @@ func NewServer(addr string, handler http.Handler, opts ...ServerOption) *http.Se
 		ReadTimeout:       DefaultReadTimeout,
 		IdleTimeout:       DefaultIdleTimeout,
 		MaxHeaderBytes:    DefaultMaxHeaderBytes,
+		ConnState:         connCap(DefaultMaxConns),
 	}
 	for _, o := range opts {
-		if o == nil {
-			panic("httpkit.NewServer: nil option; remove it")
+		if o != nil {
+			o(s)
 		}
-		o(s)
 	}
 	return s
+}
+
+// WithMaxConns sets the most connections the server keeps open at once
+// (counting idle keep-alive connections, not counting hijacked ones): a
+// connection accepted beyond n is closed at once, unread, and the client
+// sees its connection reset or closed; connections already open are not
+// affected. Default DefaultMaxConns. Panics if n is less than 1; pass
+// math.MaxInt for no cap.
+func WithMaxConns(n int) ServerOption {
+	if n < 1 {
+		panic(fmt.Sprintf("httpkit.WithMaxConns: n must be at least 1, got %d; pass math.MaxInt for no cap", n))
+	}
+	return func(s *http.Server) { s.ConnState = connCap(n) }
+}
+
+// connCap returns a ConnState hook that closes every new connection beyond
+// max open ones. net/http calls the hook for StateNew on its accept loop,
+// before serving the connection, and for StateClosed when the connection's
+// serving goroutine ends, including for a connection closed here, so the
+// count stays exact.
+func connCap(max int) func(net.Conn, http.ConnState) {
+	var open atomic.Int64
+	return func(c net.Conn, st http.ConnState) {
+		switch st {
+		case http.StateNew:
+			if open.Add(1) > int64(max) {
+				_ = c.Close()
+			}
+		case http.StateHijacked, http.StateClosed:
+			open.Add(-1)
+		}
+	}
 }
 
 // WithReadHeaderTimeout sets http.Server.ReadHeaderTimeout, the time allowed
@@ -102,10 +147,10 @@ func WithMaxHeaderBytes(n int) ServerOption {
 // accept errors, panics no middleware recovered, misuse such as a
 // superfluous WriteHeader) to logger at level Warn: most of these lines are
 // caused by clients, not by the service. Without it net/http writes to the
-// log package's standard logger. Panics if logger is nil.
+// log package's standard logger, as it does when logger is nil.
 func WithErrorLog(logger *slog.Logger) ServerOption {
 	if logger == nil {
-		panic("httpkit.WithErrorLog: logger is nil; pass slog.Default() or a logz logger")
+		return func(s *http.Server) { s.ErrorLog = nil }
 	}
 	return func(s *http.Server) { s.ErrorLog = slog.NewLogLogger(logger.Handler(), slog.LevelWarn) }
 }

@@ -169,3 +169,97 @@ func TestWithErrorLog(t *testing.T) {
 		t.Errorf("error log records = %+v; want one WARN line about the superfluous WriteHeader", recs)
 	}
 }
+
+// Connections beyond the cap are closed unread while the ones already open
+// are served; once one closes, a new connection is admitted.
+func TestNewServerMaxConns(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	entered := make(chan struct{}, 2)
+	addr := serve(t, httpkit.NewServer("", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		entered <- struct{}{}
+		<-release
+		_, _ = io.WriteString(w, "ok")
+	}), httpkit.WithMaxConns(2)))
+
+	send := func(c net.Conn) {
+		t.Helper()
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var held []net.Conn
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		send(c)
+		<-entered // the server accepted it and runs its handler
+		held = append(held, c)
+	}
+
+	// The third connection is over the cap: closed before any answer.
+	extra, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	_, _ = io.WriteString(extra, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if b, err := io.ReadAll(extra); len(b) != 0 {
+		t.Errorf("connection over the cap read %q (err %v); want it closed with nothing", b, err)
+	}
+
+	close(release)
+	for i, c := range held {
+		b, err := io.ReadAll(c)
+		if err != nil || !strings.HasPrefix(string(b), "HTTP/1.1 200") {
+			t.Errorf("held connection %d read %q, %v; want a 200", i, b, err)
+		}
+	}
+	// Both held connections are closed now (Connection: close): the server
+	// counts them out when their goroutines end, so poll with a bound.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		send(c)
+		b, _ := io.ReadAll(c)
+		c.Close()
+		if strings.HasPrefix(string(b), "HTTP/1.1 200") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no connection admitted after the held ones closed")
+		}
+	}
+}
+
+// Per CONTRIBUTING.md: a nil option is ignored, and a nil value given to an
+// option means its default.
+func TestNilOptions(t *testing.T) {
+	t.Parallel()
+	srv := httpkit.NewServer(":0", http.NotFoundHandler(), nil, httpkit.WithErrorLog(nil))
+	if srv.ErrorLog != nil {
+		t.Errorf("WithErrorLog(nil) set ErrorLog %v; want nil (net/http's default)", srv.ErrorLog)
+	}
+	if srv.ReadHeaderTimeout != httpkit.DefaultReadHeaderTimeout {
+		t.Errorf("a nil option changed ReadHeaderTimeout to %v", srv.ReadHeaderTimeout)
+	}
+	rec := httptest.NewRecorder()
+	httpkit.Tracing(nil, httpkit.WithTracerProvider(nil), httpkit.WithMeterProvider(nil), httpkit.WithPropagators(nil))(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }),
+	).ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+	if rec.Code != http.StatusNoContent {
+		t.Errorf("Tracing with nil options: status %d; want 204", rec.Code)
+	}
+	var v struct{ A int }
+	req := httptest.NewRequest("POST", "/", strings.NewReader(`{"A":1}`))
+	req.Header.Set("Content-Type", "application/json")
+	if err := httpkit.DecodeJSON(httptest.NewRecorder(), req, &v, nil); err != nil || v.A != 1 {
+		t.Errorf("DecodeJSON with a nil option = %v, %+v; want nil, {A:1}", err, v)
+	}
+}

@@ -17,10 +17,11 @@ import (
 type TracingOption func(*tracingConfig)
 
 type tracingConfig struct {
-	tp     trace.TracerProvider
-	mp     metric.MeterProvider
-	prop   propagation.TextMapPropagator
-	filter func(*http.Request) bool
+	tp         trace.TracerProvider
+	mp         metric.MeterProvider
+	prop       propagation.TextMapPropagator
+	filter     func(*http.Request) bool
+	serverName string
 }
 
 // WithTracerProvider sets the provider of the tracer Tracing starts server
@@ -44,6 +45,17 @@ func WithMeterProvider(mp metric.MeterProvider) TracingOption {
 // (otel.GetTextMapPropagator) as of the call to Tracing.
 func WithPropagators(p propagation.TextMapPropagator) TracingOption {
 	return func(c *tracingConfig) { c.prop = p }
+}
+
+// WithServerName sets the server.address attribute of the HTTP server
+// metrics, for example the service's public host name. Without it the
+// metrics carry an empty server.address. The request's Host header never
+// becomes a metric attribute: it is chosen by the client, and a client
+// sending many distinct Host values would otherwise create a metric series
+// for each. Spans, which are not aggregated, keep the Host they arrived
+// with.
+func WithServerName(name string) TracingOption {
+	return func(c *tracingConfig) { c.serverName = name }
 }
 
 // WithTracingFilter makes Tracing skip requests for which keep returns
@@ -87,10 +99,9 @@ func WithTracingFilter(keep func(*http.Request) bool) TracingOption {
 func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 	var cfg tracingConfig
 	for _, o := range opts {
-		if o == nil {
-			panic("httpkit.Tracing: nil option; remove it")
+		if o != nil {
+			o(&cfg)
 		}
-		o(&cfg)
 	}
 	oopts := []otelhttp.Option{
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
@@ -114,17 +125,18 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 			defer func() {
 				span := trace.SpanFromContext(r.Context())
 				reqmeta.Publish(r)
-				if rt := reqmeta.Route(reqmeta.Pattern(r)); rt != "" {
+				pattern := reqmeta.Pattern(r)
+				if rt := reqmeta.Route(pattern); rt != "" {
 					span.SetName(spanName(r.Method, rt))
 					span.SetAttributes(attribute.String("http.route", rt))
-					// otelhttp adds http.route to the metrics itself only
-					// when the mux routed this very request.
-					if r.Pattern == "" || reqmeta.Route(r.Pattern) != rt {
-						if l, ok := otelhttp.LabelerFromContext(r.Context()); ok {
-							l.Add(attribute.String("http.route", rt))
-						}
-					}
 				}
+				// r is otelhttp's copy of the request, which it reads for the
+				// metric attributes once this returns: give it the most
+				// specific route (a root mux in front of this middleware set
+				// "/" on it) and the configured server name instead of the
+				// client's Host.
+				r.Pattern = pattern
+				r.Host = cfg.serverName
 				if !completed {
 					span.SetStatus(codes.Error, "handler panicked")
 				}

@@ -2,6 +2,7 @@ package httpkit_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -208,5 +209,79 @@ func TestTracingFilter(t *testing.T) {
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/bad", nil))
 	if n := len(env.spans.Ended()); n != 1 {
 		t.Errorf("%d spans for a kept request; want 1", n)
+	}
+}
+
+// durationPoints returns the data points of http.server.request.duration.
+func durationPoints(t *testing.T, reader *sdkmetric.ManualReader) []metricdata.HistogramDataPoint[float64] {
+	t.Helper()
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == "http.server.request.duration" {
+				return m.Data.(metricdata.Histogram[float64]).DataPoints
+			}
+		}
+	}
+	t.Fatal("no http.server.request.duration metric recorded")
+	return nil
+}
+
+// A client that sends many distinct Host headers must not create a metric
+// series for each (cardinality poisoning).
+func TestTracingMetricsIgnoreHost(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"", "api.example.com"} {
+		t.Run("server name "+name, func(t *testing.T) {
+			env := newTracingEnv(t)
+			opts := env.opts
+			if name != "" {
+				opts = append(opts, httpkit.WithServerName(name))
+			}
+			var sawHost []string
+			mux := http.NewServeMux()
+			mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) { sawHost = append(sawHost, r.Host) })
+			h := httpkit.Tracing(opts...)(mux)
+			for i := range 50 {
+				req := httptest.NewRequest("GET", "/users/1", nil)
+				req.Host = fmt.Sprintf("attacker-%d.example", i)
+				h.ServeHTTP(httptest.NewRecorder(), req)
+			}
+			dps := durationPoints(t, env.reader)
+			if len(dps) != 1 {
+				t.Fatalf("50 distinct Host headers gave %d series; want 1", len(dps))
+			}
+			addr, _ := dps[0].Attributes.Value("server.address")
+			if addr.AsString() != name {
+				t.Errorf("server.address = %q; want %q", addr.AsString(), name)
+			}
+			if len(sawHost) != 50 || sawHost[49] != "attacker-49.example" {
+				t.Errorf("handler saw hosts %v; want the request's own Host", sawHost[len(sawHost)-1:])
+			}
+		})
+	}
+}
+
+// The reference wiring: a root mux whose "/" leads through the middleware
+// to an API mux. The metrics must carry the API route, not "/".
+func TestTracingMetricsRouteBehindRootMux(t *testing.T) {
+	t.Parallel()
+	env := newTracingEnv(t)
+	api := testMux()
+	root := http.NewServeMux()
+	root.Handle("/", httpkit.Chain(httpkit.RequestID, httpkit.Tracing(env.opts...))(api))
+	root.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/users/1", nil))
+	dps := durationPoints(t, env.reader)
+	if len(dps) != 1 {
+		t.Fatalf("%d series; want 1", len(dps))
+	}
+	if route, _ := dps[0].Attributes.Value("http.route"); route.AsString() != "/users/{id}" {
+		t.Errorf("http.route = %q; want /users/{id}", route.AsString())
+	}
+	if name := env.onlySpan(t).Name(); name != "GET /users/{id}" {
+		t.Errorf("span name = %q; want GET /users/{id}", name)
 	}
 }
