@@ -79,6 +79,10 @@ func TestSQLPing_postgres(t *testing.T) {
 	t.Parallel()
 	dsn := os.Getenv("CHASSIS_POSTGRES_DSN")
 	if dsn == "" {
+		// CI must test against a real server; a plain local go test may not.
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true but CHASSIS_POSTGRES_DSN is not set; .ci/run must provide PostgreSQL")
+		}
 		t.Skip("CHASSIS_POSTGRES_DSN not set; set it (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to test SQLPing against PostgreSQL")
 	}
 	db, err := sql.Open("pgx", dsn)

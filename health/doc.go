@@ -17,6 +17,10 @@
 // [Checker.ReadyHandler] runs the checks and answers 200 when every critical
 // check is up and 503 otherwise, with a JSON report of every check. Checks
 // marked [NonCritical] are reported but never make the service unready.
+// The report names each failed check but says only "check failed" about it,
+// because readiness endpoints are usually reachable without authentication
+// and error texts name internal hosts; a handler built with [ShowErrors], on
+// a listener only operators reach, shows the (bounded) error texts.
 //
 // # Running checks
 //

@@ -23,6 +23,8 @@ func Example() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /livez", checker.LiveHandler())
 	mux.Handle("GET /readyz", checker.ReadyHandler())
+	// The admin listener, reachable by operators only, shows error texts.
+	mux.Handle("GET /admin/readyz", checker.ReadyHandler(health.ShowErrors()))
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	defer srv.Client().CloseIdleConnections()
@@ -39,6 +41,7 @@ func Example() {
 	}
 	get("/livez")
 	get("/readyz")
+	get("/admin/readyz")
 
 	// On shutdown: readiness fails at once, liveness stays up.
 	checker.SetDraining()
@@ -46,7 +49,8 @@ func Example() {
 	get("/livez")
 	// Output:
 	// /livez 200 {"status":"up"}
-	// /readyz 200 {"status":"up","checks":[{"name":"cache","status":"down","critical":false,"error":"redis: connection refused","duration_ms":0},{"name":"postgres","status":"up","critical":true,"duration_ms":0}]}
+	// /readyz 200 {"status":"up","checks":[{"name":"cache","status":"down","critical":false,"error":"check failed","duration_ms":0},{"name":"postgres","status":"up","critical":true,"duration_ms":0}]}
+	// /admin/readyz 200 {"status":"up","checks":[{"name":"cache","status":"down","critical":false,"error":"redis: connection refused","duration_ms":0},{"name":"postgres","status":"up","critical":true,"duration_ms":0}]}
 	// /readyz 503 {"status":"down","draining":true,"checks":[]}
 	// /livez 200 {"status":"up"}
 }

@@ -6,11 +6,31 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/panicval"
 	"github.com/chassis-go/chassis/problem"
 )
 
-// hiddenError replaces error texts under HideErrors.
+// hiddenError replaces error texts unless ShowErrors is given.
 const hiddenError = "check failed"
+
+// HandlerOption configures [Checker.ReadyHandler]. A nil HandlerOption is
+// ignored.
+type HandlerOption func(*handlerConfig)
+
+type handlerConfig struct {
+	showErrors bool
+}
+
+// ShowErrors makes [Checker.ReadyHandler] write each failed check's error
+// text instead of "check failed". Error texts often name hosts, ports and
+// database addresses, so give this option only to a handler that untrusted
+// clients cannot reach, such as one on an authenticated admin listener. The
+// text is bounded to about 1 KiB per check (a panicking check's value is
+// bounded the same way), so even a check that fails with a huge error
+// cannot produce a huge response.
+func ShowErrors() HandlerOption {
+	return func(hc *handlerConfig) { hc.showErrors = true }
+}
 
 // liveBody is the liveness response body.
 const liveBody = `{"status":"up"}` + "\n"
@@ -59,11 +79,22 @@ func (c *Checker) LiveHandler() http.Handler {
 //
 // with checks sorted by name, "status" one of "up", "down" or "unknown",
 // "draining":true added while draining (and "checks" then empty), "error"
-// omitted for checks that are up and replaced by "check failed" under
-// [HideErrors], and "duration_ms" in milliseconds with microsecond
-// precision. A non-critical check that is down leaves the response at 200
-// with an overall "up". Responses carry Cache-Control: no-store.
-func (c *Checker) ReadyHandler() http.Handler {
+// omitted for checks that are up, and "duration_ms" in milliseconds with
+// microsecond precision. A non-critical check that is down leaves the
+// response at 200 with an overall "up". Responses carry Cache-Control:
+// no-store.
+//
+// By default "error" is "check failed" for every failed check, because a
+// readiness endpoint is usually reachable without authentication and error
+// texts name internal addresses. With [ShowErrors] it is the error's text,
+// as above; [Checker.Run] always returns the errors themselves.
+func (c *Checker) ReadyHandler(opts ...HandlerOption) http.Handler {
+	var hc handlerConfig
+	for _, o := range opts {
+		if o != nil {
+			o(&hc)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !allowed(w, r) {
 			return
@@ -73,9 +104,10 @@ func (c *Checker) ReadyHandler() http.Handler {
 		for i, cr := range rep.Checks {
 			wc := wireCheck{Name: cr.Name, Status: cr.Status, Critical: cr.Critical, DurationMS: millis(cr.Duration)}
 			if cr.Err != nil {
-				wc.Error = cr.Err.Error()
-				if c.hideErrors {
-					wc.Error = hiddenError
+				wc.Error = hiddenError
+				if hc.showErrors {
+					// Bounded, and safe from an Error method that panics.
+					wc.Error = panicval.String(cr.Err)
 				}
 			}
 			wr.Checks[i] = wc

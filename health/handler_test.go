@@ -3,6 +3,7 @@ package health_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,7 +45,7 @@ func TestReadyHandler(t *testing.T) {
 	tests := []struct {
 		name       string
 		setup      func(c *health.Checker)
-		opts       []health.Option
+		opts       []health.HandlerOption
 		wantCode   int
 		wantStatus string
 		wantChecks string // name:status:critical:error, sorted
@@ -71,6 +72,7 @@ func TestReadyHandler(t *testing.T) {
 				c.Add("db", fail)
 				c.Add("api", ok)
 			},
+			opts:       []health.HandlerOption{health.ShowErrors()},
 			wantCode:   503,
 			wantStatus: "down",
 			wantChecks: "api:up:true: db:down:true:boom",
@@ -81,16 +83,16 @@ func TestReadyHandler(t *testing.T) {
 				c.Add("db", ok)
 				c.Add("cache", fail, health.NonCritical())
 			},
+			opts:       []health.HandlerOption{health.ShowErrors()},
 			wantCode:   200,
 			wantStatus: "up",
 			wantChecks: "cache:down:false:boom db:up:true:",
 		},
 		{
-			name: "hidden errors",
+			name: "errors hidden by default",
 			setup: func(c *health.Checker) {
 				c.Add("db", fail)
 			},
-			opts:       []health.Option{health.HideErrors()},
 			wantCode:   503,
 			wantStatus: "down",
 			wantChecks: "db:down:true:check failed",
@@ -108,9 +110,9 @@ func TestReadyHandler(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			c := health.New(tc.opts...)
+			c := health.New()
 			tc.setup(c)
-			rec, w := serve(t, c.ReadyHandler(), http.MethodGet)
+			rec, w := serve(t, c.ReadyHandler(tc.opts...), http.MethodGet)
 			if rec.Code != tc.wantCode {
 				t.Errorf("GET /readyz status = %d; want %d", rec.Code, tc.wantCode)
 			}
@@ -151,7 +153,7 @@ func TestReadyHandler_timeoutErrorText(t *testing.T) {
 	t.Parallel()
 	c := health.New()
 	c.Add("slow", func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }, health.Timeout(time.Millisecond))
-	rec, w := serve(t, c.ReadyHandler(), http.MethodGet)
+	rec, w := serve(t, c.ReadyHandler(health.ShowErrors()), http.MethodGet)
 	if rec.Code != 503 || len(w.Checks) != 1 || w.Checks[0].Error == nil ||
 		!strings.HasPrefix(*w.Checks[0].Error, "health: check timed out after 1ms") {
 		t.Errorf("GET /readyz = %d %s; want 503 with a timeout error", rec.Code, rec.Body)
@@ -229,5 +231,58 @@ func TestLiveHandler(t *testing.T) {
 	}
 	if calls != 0 {
 		t.Errorf("GET /livez ran %d checks; want 0", calls)
+	}
+}
+
+// TestReadyHandler_hostilePanics checks that checks panicking with a
+// self-referencing map, a 10 MB string or an error whose text is 10 MB
+// neither crash the process nor make a large /readyz body, with or without
+// ShowErrors, and that the default body has no error text at all.
+func TestReadyHandler_hostilePanics(t *testing.T) {
+	t.Parallel()
+	huge := strings.Repeat("x", 10<<20)
+	c := health.New()
+	c.Add("selfref", func(context.Context) error {
+		m := map[string]any{}
+		m["m"] = m
+		panic(m)
+	})
+	c.Add("huge", func(context.Context) error { panic(huge) })
+	c.Add("hugeerr", func(context.Context) error { return errors.New(huge) })
+	c.Add("secret", func(context.Context) error { return errors.New("dial tcp 10.1.2.3:5432: connection refused") })
+	for _, show := range []bool{false, true} {
+		var opts []health.HandlerOption
+		if show {
+			opts = append(opts, health.ShowErrors())
+		}
+		rec, w := serve(t, c.ReadyHandler(opts...), http.MethodGet)
+		if rec.Code != 503 || len(w.Checks) != 4 {
+			t.Fatalf("show=%v: GET /readyz = %d with %d checks; want 503 with 4", show, rec.Code, len(w.Checks))
+		}
+		if n := rec.Body.Len(); n > 8<<10 {
+			t.Errorf("show=%v: body is %d bytes; want at most 8 KiB", show, n)
+		}
+		if !show && (strings.Contains(rec.Body.String(), "10.1.2.3") || strings.Contains(rec.Body.String(), "xxx")) {
+			t.Errorf("show=false: body %.300s shows error text", rec.Body)
+		}
+		if show && !strings.Contains(rec.Body.String(), "health: check panic: (map[string]interface {})") {
+			t.Errorf("show=true: body %.300s; want the self-referencing map named by its type", rec.Body)
+		}
+	}
+}
+
+// TestNilOptions shows the nil rules: nil options are ignored and nil
+// values given to options mean the default.
+func TestNilOptions(t *testing.T) {
+	t.Parallel()
+	c := health.New(nil, health.WithClock(nil), health.WithMeterProvider(nil), nil)
+	c.Add("db", ok, nil, health.NonCritical(), nil)
+	c.Add("api", fail, nil)
+	rec, w := serve(t, c.ReadyHandler(nil, health.ShowErrors(), nil), http.MethodGet)
+	if rec.Code != 503 || len(w.Checks) != 2 || w.Checks[0].Error == nil || *w.Checks[0].Error != "boom" || w.Checks[1].Critical {
+		t.Errorf("GET /readyz = %d %s; want 503 with api down (boom) and db non-critical", rec.Code, rec.Body)
+	}
+	if d := *w.Checks[0].DurationMS; d < 0 {
+		t.Errorf("duration_ms = %v with WithClock(nil); want time.Now durations", d)
 	}
 }

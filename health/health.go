@@ -14,6 +14,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+
+	"github.com/chassis-go/chassis/internal/panicval"
 )
 
 // scope is the OpenTelemetry instrumentation scope of the package's metrics.
@@ -47,8 +49,18 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns "health: check panicked: " followed by the panic value.
-func (e *PanicError) Error() string { return fmt.Sprintf("health: check panicked: %v", e.Value) }
+// Error returns one line, "health: check panic: VALUE", without the stack.
+// VALUE is bounded to about 1 KiB and never formatted by recursing into the
+// value, so a huge or self-referencing panic value is safe to log and to
+// show in a readiness response.
+func (e *PanicError) Error() string { return "health: check panic: " + panicval.String(e.Value) }
+
+// Unwrap returns Value if it is an error, so errors.Is and errors.As see
+// through a panic(err); otherwise nil.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
 
 // Check reports whether one dependency is usable: nil means healthy. It must
 // return promptly once ctx is done; ctx carries the check's timeout. A Check
@@ -121,7 +133,8 @@ type Report struct {
 	Checks []CheckResult
 }
 
-// Option configures a Checker; pass options to [New].
+// Option configures a Checker; pass options to [New]. A nil Option is
+// ignored.
 type Option func(*Checker)
 
 // CacheTTL makes the Checker reuse a finished run's Report for d, per its
@@ -146,34 +159,25 @@ func DefaultCheckTimeout(d time.Duration) Option {
 }
 
 // WithClock sets the clock used for check durations and the cache TTL; the
-// default is time.Now. Check timeouts are context deadlines and always use the
-// real clock. Panics if now is nil.
+// default, also for a nil now, is time.Now. Check timeouts are context
+// deadlines and always use the real clock.
 func WithClock(now func() time.Time) Option {
-	if now == nil {
-		panic("health.WithClock: now is nil; pass time.Now or a test clock")
+	return func(c *Checker) {
+		if now != nil {
+			c.now = now
+		}
 	}
-	return func(c *Checker) { c.now = now }
 }
 
 // WithMeterProvider sets where the chassis.health.check.duration histogram
-// is created; the default is otel.GetMeterProvider() at the time of [New].
-// Panics if mp is nil.
+// is created; the default, also for a nil mp, is otel.GetMeterProvider() at
+// the time of [New].
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	if mp == nil {
-		panic("health.WithMeterProvider: mp is nil; omit the option to use the global provider")
-	}
 	return func(c *Checker) { c.mp = mp }
 }
 
-// HideErrors makes [Checker.ReadyHandler] write "check failed" instead of
-// each failed check's error text, for readiness endpoints reachable by
-// untrusted clients (error texts often name hosts and ports). [Checker.Run]
-// still returns the errors.
-func HideErrors() Option {
-	return func(c *Checker) { c.hideErrors = true }
-}
-
-// CheckOption configures one check; pass options to [Checker.Add].
+// CheckOption configures one check; pass options to [Checker.Add]. A nil
+// CheckOption is ignored.
 type CheckOption func(*entry)
 
 // Timeout bounds one run of the check to d instead of the Checker's default
@@ -220,12 +224,11 @@ type flight struct {
 // and take part from the next run on. A Checker is meant to live as long as
 // the service.
 type Checker struct {
-	now        func() time.Time
-	ttl        time.Duration
-	timeout    time.Duration
-	hideErrors bool
-	mp         metric.MeterProvider
-	duration   metric.Float64Histogram
+	now      func() time.Time
+	ttl      time.Duration
+	timeout  time.Duration
+	mp       metric.MeterProvider
+	duration metric.Float64Histogram
 
 	draining atomic.Bool
 
@@ -241,7 +244,9 @@ type Checker struct {
 func New(opts ...Option) *Checker {
 	c := &Checker{now: time.Now, timeout: DefaultTimeout}
 	for _, o := range opts {
-		o(c)
+		if o != nil {
+			o(c)
+		}
 	}
 	if c.mp == nil {
 		c.mp = otel.GetMeterProvider()
@@ -273,7 +278,9 @@ func (c *Checker) Add(name string, check Check, opts ...CheckOption) {
 	}
 	e := &entry{name: name, check: check, timeout: c.timeout, critical: true}
 	for _, o := range opts {
-		o(e)
+		if o != nil {
+			o(e)
+		}
 	}
 	e.up = metric.WithAttributeSet(attribute.NewSet(
 		attribute.String("chassis.check", name), attribute.String("chassis.check.status", "up")))
