@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -71,23 +72,16 @@ func RemoteIP() KeyFunc {
 // With no trustedProxies, ClientIP is RemoteIP. The Forwarded header (RFC
 // 7239) is not read. Errors wrap [ErrNoClientIP].
 //
-// Panics if a prefix is invalid (the zero netip.Prefix) or covers every
-// address (0.0.0.0/0, ::/0, ::ffff:0.0.0.0/96): trusting everyone lets any
-// client choose its own key.
+// Panics with the error of [CheckTrustedProxies] if trustedProxies is not
+// a safe set; check configuration with it first to report the error
+// instead.
 func ClientIP(trustedProxies ...netip.Prefix) KeyFunc {
+	if err := CheckTrustedProxies(trustedProxies...); err != nil {
+		panic("guard.ClientIP: " + err.Error())
+	}
 	trusted := make([]netip.Prefix, 0, len(trustedProxies))
 	for _, p := range trustedProxies {
-		if !p.IsValid() {
-			panic(fmt.Sprintf("guard.ClientIP: invalid trusted proxy prefix %v; build it with netip.MustParsePrefix", p))
-		}
-		p = p.Masked()
-		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
-		}
-		if p.Bits() == 0 {
-			panic(fmt.Sprintf("guard.ClientIP: trusted proxy prefix %v covers every address; list only your proxies' networks", p))
-		}
-		trusted = append(trusted, p)
+		trusted = append(trusted, normalizePrefix(p))
 	}
 	isTrusted := func(a netip.Addr) bool {
 		for _, p := range trusted {
@@ -233,4 +227,91 @@ func addrKey(a netip.Addr, src string) string {
 		return src
 	}
 	return string(b)
+}
+
+// CheckTrustedProxies reports whether prefixes is a set [ClientIP] accepts:
+// every prefix valid, and no address family covered entirely, whether by
+// one prefix (0.0.0.0/0, ::/0) or by several together (0.0.0.0/1 and
+// 128.0.0.0/1): trusting every address of a family lets any client of that
+// family choose its own key. IPv4-mapped IPv6 prefixes count as IPv4. The
+// error names the offending prefix or prefixes; use it to report a bad
+// TRUSTED_PROXIES-style setting as a configuration error.
+func CheckTrustedProxies(prefixes ...netip.Prefix) error {
+	var v4, v6 []netip.Prefix
+	for _, p := range prefixes {
+		if !p.IsValid() {
+			return fmt.Errorf("invalid trusted proxy prefix %v; build it with netip.ParsePrefix", p)
+		}
+		p = normalizePrefix(p)
+		if p.Bits() == 0 {
+			return fmt.Errorf("trusted proxy prefix %v covers every address; list only your proxies' networks", p)
+		}
+		if p.Addr().Is4() {
+			v4 = append(v4, p)
+		} else {
+			v6 = append(v6, p)
+		}
+	}
+	for _, set := range [][]netip.Prefix{v4, v6} {
+		if coversFamily(set) {
+			return fmt.Errorf("trusted proxy prefixes %v together cover every address; list only your proxies' networks", set)
+		}
+	}
+	return nil
+}
+
+// normalizePrefix masks p and turns an IPv4-mapped IPv6 prefix into IPv4.
+func normalizePrefix(p netip.Prefix) netip.Prefix {
+	p = p.Masked()
+	if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+	}
+	return p
+}
+
+// coversFamily reports whether the union of set, all of one address family,
+// is that whole family: sorted by first address, the prefixes must start at
+// the family's first address and leave no gap up to its last.
+func coversFamily(set []netip.Prefix) bool {
+	if len(set) == 0 {
+		return false
+	}
+	set = slices.Clone(set)
+	slices.SortFunc(set, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+	first := netip.IPv4Unspecified()
+	if !set[0].Addr().Is4() {
+		first = netip.IPv6Unspecified()
+	}
+	if set[0].Addr() != first {
+		return false
+	}
+	end := lastAddr(set[0]) // the last address covered so far
+	for _, p := range set[1:] {
+		if next := end.Next(); !next.IsValid() {
+			return true // end is the family's last address
+		} else if p.Addr().Compare(next) > 0 {
+			return false // a gap before p
+		}
+		if l := lastAddr(p); l.Compare(end) > 0 {
+			end = l
+		}
+	}
+	return !end.Next().IsValid()
+}
+
+// lastAddr returns the last address of the masked prefix p.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().As16()
+	off := 0
+	if p.Addr().Is4() {
+		off = 96
+	}
+	for i := off + p.Bits(); i < 128; i++ {
+		b[i/8] |= 0x80 >> (i % 8)
+	}
+	a := netip.AddrFrom16(b)
+	if p.Addr().Is4() {
+		a = a.Unmap()
+	}
+	return a
 }

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
+	"github.com/chassis-go/chassis/config"
+	"github.com/chassis-go/chassis/guard"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -14,7 +19,7 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// GRPCAddr is where the gRPC health service listens.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9090"`
-	// LogLevel is the starting log level; POST /debug/loglevel changes it
+	// LogLevel is the starting log level; PUT /debug/loglevel changes it
 	// while running when DebugEndpoints is on.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
 
@@ -58,4 +63,15 @@ type Config struct {
 	// DebugEndpoints turns on /debug/sleep and /debug/loglevel, which
 	// tests and load tests use. Keep it off in production.
 	DebugEndpoints bool `env:"DEBUG_ENDPOINTS" envDefault:"false"`
+}
+
+// loadConfig loads Config and checks what the validate tags cannot: a
+// TRUSTED_PROXIES set that would let any client choose its rate-limit key is
+// reported with the other configuration errors, not as a panic later.
+func loadConfig() (Config, error) {
+	cfg, err := config.Load[Config]()
+	if perr := guard.CheckTrustedProxies(cfg.TrustedProxies...); perr != nil {
+		err = errors.Join(err, fmt.Errorf("TRUSTED_PROXIES: %w", perr))
+	}
+	return cfg, err
 }

@@ -24,7 +24,7 @@ import (
 type digestAPI struct {
 	store      *store
 	client     *call.Client
-	analyzeURL func() string // resolved lazily: the default points at our own listener
+	analyzeURL string // the downstream endpoint
 	fanOut     int
 }
 
@@ -80,7 +80,7 @@ func downstreamProblem(ctx context.Context, err error) *problem.Error {
 
 func (a *digestAPI) analyze(ctx context.Context, n Note) (analysis, error) {
 	body, _ := json.Marshal(map[string]string{"text": n.Body})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.analyzeURL(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.analyzeURL, bytes.NewReader(body))
 	if err != nil {
 		return analysis{}, err
 	}

@@ -40,7 +40,7 @@ func main() {
 // run loads the configuration, starts telemetry and the service, and blocks
 // until a signal, ctx or a failing server stops it.
 func run(ctx context.Context, stderr io.Writer) error {
-	cfg, err := config.Load[Config]()
+	cfg, err := loadConfig()
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,14 @@ func (s *store) delete(id int64) error {
 	return nil
 }
 
+// len returns the number of notes, without copying or sorting them (the
+// readiness check calls it on every probe).
+func (s *store) len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.notes)
+}
+
 // list returns up to limit notes in id order.
 func (s *store) list(limit int) []Note {
 	s.mu.RLock()

@@ -27,7 +27,8 @@ import (
 )
 
 // service is the assembled reference service: its servers and the state
-// they share. newService builds it without listening; run serves.
+// they share. newService builds it and opens its listeners; run serves;
+// close releases what run did not.
 type service struct {
 	cfg      Config
 	logger   *slog.Logger
@@ -38,11 +39,24 @@ type service struct {
 	grpc     *grpc.Server
 	grpcHlth *grpckit.Health
 
-	selfURL string // http://<our listener>, set by run before serving
+	// The listeners are opened by newService, so that everything that
+	// depends on the service's own address (the default downstream) is
+	// known when it is built.
+	httpLis, grpcLis net.Listener
+	analyzeURL       string // DOWNSTREAM_URL, or our own /internal/analyze
 }
 
 func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *telemetry.Provider) (*service, error) {
 	s := &service{cfg: cfg, logger: logger, checker: health.New(health.CacheTTL(time.Second))}
+	if err := s.listen(); err != nil {
+		return nil, err
+	}
+	built := false
+	defer func() {
+		if !built {
+			s.close()
+		}
+	}()
 
 	// Rate limiting: per process in memory, or shared by every replica in
 	// Redis. With Redis down, each replica falls back to its own memory
@@ -84,7 +98,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	digest := &digestAPI{store: store, client: s.client, fanOut: cfg.FanOut, analyzeURL: s.analyzeURL}
 
 	s.checker.Add("notes-store", func(context.Context) error {
-		if len(store.list(maxNotes+1)) >= maxNotes {
+		if store.len() >= maxNotes {
 			return errors.New("store is full")
 		}
 		return nil
@@ -135,7 +149,25 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 
 	s.grpc = grpc.NewServer(grpckit.ServerOptions(logger)...)
 	s.grpcHlth = grpckit.RegisterHealth(s.grpc, s.checker)
+	built = true
 	return s, nil
+}
+
+// listen opens the HTTP and gRPC listeners and resolves the downstream URL,
+// which defaults to this process's own HTTP listener.
+func (s *service) listen() error {
+	var err error
+	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTPAddr); err != nil {
+		return fmt.Errorf("http listener: %w", err)
+	}
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
+		return fmt.Errorf("grpc listener: %w", err)
+	}
+	s.analyzeURL = s.cfg.DownstreamURL
+	if s.analyzeURL == "" {
+		s.analyzeURL = "http://" + s.httpLis.Addr().String() + "/internal/analyze"
+	}
+	return nil
 }
 
 // run listens on the configured addresses and serves until ctx is done or a
@@ -143,16 +175,8 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 // gRPC, the servers keep serving for DrainDelay, then stop accepting and let
 // in-flight requests finish.
 func (s *service) run(ctx context.Context) error {
-	httpLis, err := net.Listen("tcp", s.cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("http listener: %w", err)
-	}
-	grpcLis, err := net.Listen("tcp", s.cfg.GRPCAddr)
-	if err != nil {
-		httpLis.Close()
-		return fmt.Errorf("grpc listener: %w", err)
-	}
-	s.selfURL = "http://" + httpLis.Addr().String()
+	httpLis, grpcLis := s.httpLis, s.grpcLis
+	s.httpLis, s.grpcLis = nil, nil // the servers own and close them now
 	s.logger.Info("listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
 
 	srv := httpkit.NewServer(s.cfg.HTTPAddr, s.handler, httpkit.WithErrorLog(s.logger))
@@ -173,18 +197,17 @@ func (s *service) run(ctx context.Context) error {
 }
 
 func (s *service) close() {
-	s.client.CloseIdleConnections()
+	for _, l := range []net.Listener{s.httpLis, s.grpcLis} {
+		if l != nil {
+			_ = l.Close()
+		}
+	}
+	if s.client != nil {
+		s.client.CloseIdleConnections()
+	}
 	if s.redis != nil {
 		_ = s.redis.Close()
 	}
-}
-
-// analyzeURL is the downstream endpoint: DOWNSTREAM_URL, or our own.
-func (s *service) analyzeURL() string {
-	if s.cfg.DownstreamURL != "" {
-		return s.cfg.DownstreamURL
-	}
-	return s.selfURL + "/internal/analyze"
 }
 
 // downstreamCheck reports whether the downstream accepts connections. It is
@@ -192,7 +215,7 @@ func (s *service) analyzeURL() string {
 // every replica out of rotation for it would turn a partial outage into a
 // full one.
 func (s *service) downstreamCheck(ctx context.Context) error {
-	u, err := url.Parse(s.analyzeURL())
+	u, err := url.Parse(s.analyzeURL)
 	if err != nil {
 		return err
 	}
