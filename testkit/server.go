@@ -34,6 +34,13 @@ type Request struct {
 	Query  string // the raw query, without '?'
 	Header http.Header
 	Body   []byte // at most MaxRecordedBody bytes
+	// BodyErr is the error that stopped the server from reading the whole
+	// body, such as [io.ErrUnexpectedEOF] when the client sent fewer bytes
+	// than its Content-Length and closed its side, or a malformed chunked
+	// encoding; Body then holds only the bytes that arrived. It is nil
+	// when the body was read to its end (bytes beyond MaxRecordedBody are
+	// read and discarded, not an error).
+	BodyErr error
 }
 
 // Server is an HTTP test server that answers from a script and records the
@@ -93,14 +100,17 @@ func (s *Server) Requests() []Request {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, MaxRecordedBody))
-	_, _ = io.Copy(io.Discard, r.Body)
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxRecordedBody))
+	if err == nil {
+		_, err = io.Copy(io.Discard, r.Body)
+	}
 	rec := Request{
-		Method: r.Method,
-		Path:   r.URL.Path,
-		Query:  r.URL.RawQuery,
-		Header: r.Header.Clone(),
-		Body:   body,
+		Method:  r.Method,
+		Path:    r.URL.Path,
+		Query:   r.URL.RawQuery,
+		Header:  r.Header.Clone(),
+		Body:    body,
+		BodyErr: err,
 	}
 
 	s.mu.Lock()

@@ -1,9 +1,11 @@
 package testkit_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -87,6 +89,53 @@ func TestServerRecords(t *testing.T) {
 	reqs[0].Method = "changed"
 	if srv.Requests()[0].Method != "POST" {
 		t.Error("Requests() returned shared state")
+	}
+}
+
+// TestServerRecordsTruncatedBody sends fewer body bytes than the
+// Content-Length promises and half-closes the connection: the request must
+// be recorded with the bytes that arrived and the read error, not as a
+// complete body. The response is read back, so the request was recorded.
+func TestServerRecordsTruncatedBody(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, head, body string
+		wantBody         string
+		wantErr          error
+	}{
+		{"short content-length", "Content-Length: 100\r\n", "0123456789", "0123456789", io.ErrUnexpectedEOF},
+		{"unterminated chunked", "Transfer-Encoding: chunked\r\n", "5\r\nhello\r\n3\r\nab", "helloab", io.ErrUnexpectedEOF},
+		{"complete", "Content-Length: 5\r\n", "hello", "hello", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := testkit.NewServer(t, testkit.Response{Body: "ok"})
+			conn, err := net.Dial("tcp", strings.TrimPrefix(srv.URL, "http://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			req := "POST /upload HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + tc.head + "\r\n" + tc.body
+			if _, err := io.WriteString(conn, req); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatalf("reading the response: %v", err)
+			}
+			resp.Body.Close()
+			reqs := srv.Requests()
+			if len(reqs) != 1 {
+				t.Fatalf("len(Requests()) = %d; want 1", len(reqs))
+			}
+			if r := reqs[0]; string(r.Body) != tc.wantBody || !errors.Is(r.BodyErr, tc.wantErr) || (tc.wantErr == nil) != (r.BodyErr == nil) {
+				t.Errorf("Requests()[0] Body, BodyErr = %q, %v; want %q, %v", r.Body, r.BodyErr, tc.wantBody, tc.wantErr)
+			}
+		})
 	}
 }
 
