@@ -240,7 +240,7 @@ func CheckTrustedProxies(prefixes ...netip.Prefix) error {
 	var v4, v6 []netip.Prefix
 	for _, p := range prefixes {
 		if !p.IsValid() {
-			return fmt.Errorf("invalid trusted proxy prefix %v; build it with netip.ParsePrefix", p)
+			return fmt.Errorf("invalid trusted proxy prefix %v; build it with netip.MustParsePrefix", p)
 		}
 		p = normalizePrefix(p)
 		if p.Bits() == 0 {
