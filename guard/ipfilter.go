@@ -1,7 +1,10 @@
 package guard
 
 import (
+	"time"
+
 	"fmt"
+	"github.com/chassis-go/chassis/internal/logthrottle"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -23,9 +26,11 @@ type IPFilterConfig struct {
 	// Key returns the client address of a request, such as [RemoteIP] or,
 	// behind proxies you trust, [ClientIP]. Required.
 	Key KeyFunc
-	// Logger receives a warning for each request whose key is not an IP
-	// address or whose key function failed. Nil means slog.Default() at the
-	// time of logging.
+	// Logger receives a warning when a request's key is not an IP address
+	// or its key function failed: at most one record per second, carrying
+	// a "suppressed" count of the warnings dropped since, because keys come
+	// from clients and a flood of them must not flood the log. Nil means
+	// slog.Default() at the time of logging.
 	Logger *slog.Logger
 	// MeterProvider is where the chassis.guard.rejections counter is
 	// created. Nil means otel.GetMeterProvider() at construction.
@@ -94,6 +99,7 @@ type ipFilter struct {
 	key         KeyFunc
 	logger      *slog.Logger
 	rejections  rejectionCounter
+	warnings    logthrottle.Throttle // one warning a second: keys come from clients
 }
 
 // ipFilterPrefixes validates and normalizes the prefixes of the named field.
@@ -148,6 +154,13 @@ func (f *ipFilter) allowed(addr netip.Addr) bool {
 }
 
 func (f *ipFilter) warn(r *http.Request, msg string, attrs ...slog.Attr) {
+	suppressed, ok := f.warnings.Allow(time.Now())
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		attrs = append(attrs, slog.Int64("suppressed", suppressed))
+	}
 	l := f.logger
 	if l == nil {
 		l = slog.Default()

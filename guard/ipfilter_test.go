@@ -223,3 +223,22 @@ func BenchmarkIPFilter(b *testing.B) {
 		h.ServeHTTP(w, req)
 	}
 }
+
+// A flood of requests with bad keys logs one warning, not one per request.
+func TestIPFilterWarningsThrottled(t *testing.T) {
+	t.Parallel()
+	var logs strings.Builder
+	cfg := guard.IPFilterConfig{
+		Key:    func(*http.Request) (string, error) { return "not-an-ip", nil },
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	}
+	h := guard.IPFilter(cfg)(http.NotFoundHandler())
+	for range 1000 {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+	}
+	// 1000 requests take far less than a second, but a slow machine may
+	// cross one second boundary: allow two lines, never one per request.
+	if n := strings.Count(logs.String(), "key is not an IP address"); n < 1 || n > 2 {
+		t.Errorf("1000 bad keys logged %d warnings; want 1 or 2", n)
+	}
+}
