@@ -1,9 +1,10 @@
 package call
 
 import (
-	"math"
-	"sync"
+	"strings"
 	"time"
+
+	"github.com/chassis-go/chassis/retry"
 )
 
 // RetryBudget bounds retries to a share of recent traffic, as in Finagle,
@@ -18,7 +19,9 @@ import (
 // counter is incremented.
 //
 // The budget is per Client, shared by all hosts it calls: give each
-// dependency its own Client to budget them separately. The window is a ring
+// dependency its own Client to budget them separately, or share one
+// [retry.Budget] between every client of a dependency (Shared). It is a
+// [retry.Budget], the same as package retry's. The window is a ring
 // of 10 buckets, so requests age out in steps of Window/10, measured with
 // the Client's clock ([WithClock]).
 //
@@ -42,103 +45,37 @@ type RetryBudget struct {
 	// Unlimited disables the budget: retries are then bounded only by
 	// RetryPolicy.MaxAttempts. The other fields are ignored.
 	Unlimited bool
+
+	// Shared, if non-nil, is the budget to use instead of one of the
+	// Client's own: give every client of one dependency (other Clients,
+	// retry.Do around its SDK, grpckit) the same *retry.Budget, so that
+	// the dependency's retries are bounded as a whole. The other fields
+	// are then ignored.
+	Shared *retry.Budget
 }
 
-const (
-	defaultBudgetRatio  = 0.2
-	defaultBudgetFloor  = 10
-	defaultBudgetWindow = 10 * time.Second
-	budgetBuckets       = 10
-)
+// config returns b as a retry.BudgetConfig reading the clock now.
+func (b RetryBudget) config(now func() time.Time) retry.BudgetConfig {
+	return retry.BudgetConfig{Ratio: b.Ratio, MinPerSecond: b.MinPerSecond, Window: b.Window, Clock: now}
+}
 
 func (b RetryBudget) validate() {
+	if b.Unlimited || b.Shared != nil {
+		return
+	}
+	if err := b.config(nil).Validate(); err != nil {
+		panic("call.WithRetryBudget: " + strings.TrimPrefix(err.Error(), "retry: "))
+	}
+}
+
+// newBudget returns the Client's budget: b.Shared, or a new one, or nil
+// if b is Unlimited.
+func newBudget(b RetryBudget, now func() time.Time) *retry.Budget {
 	switch {
-	case math.IsNaN(b.Ratio) || math.IsInf(b.Ratio, 0):
-		panic("call.WithRetryBudget: Ratio is not finite; use e.g. 0.2 for 20%")
-	case math.IsNaN(b.MinPerSecond) || math.IsInf(b.MinPerSecond, 0):
-		panic("call.WithRetryBudget: MinPerSecond is not finite; use e.g. 10")
-	case b.Window < 0:
-		panic("call.WithRetryBudget: Window is negative; use 0 for the default 10s")
-	case b.Window > 0 && b.Window < budgetBuckets:
-		panic("call.WithRetryBudget: Window is shorter than 10ns; use 0 for the default 10s")
+	case b.Unlimited:
+		return nil
+	case b.Shared != nil:
+		return b.Shared
 	}
-}
-
-// budget is a RetryBudget's sliding window: a ring of buckets, each
-// counting the requests and retries of one Window/10 slice of time.
-type budget struct {
-	ratio, floor float64 // floor is MinPerSecond × Window, in retries
-	width        int64   // bucket width, ns
-	origin       time.Time
-
-	mu      sync.Mutex
-	buckets [budgetBuckets]budgetBucket
-}
-
-type budgetBucket struct {
-	slot              int64 // time/width of the slice this bucket holds
-	requests, retries int64
-}
-
-func newBudget(b RetryBudget, now time.Time) *budget {
-	if b.Ratio == 0 {
-		b.Ratio = defaultBudgetRatio
-	}
-	if b.Ratio < 0 {
-		b.Ratio = 0
-	}
-	if b.MinPerSecond == 0 {
-		b.MinPerSecond = defaultBudgetFloor
-	}
-	if b.MinPerSecond < 0 {
-		b.MinPerSecond = 0
-	}
-	if b.Window == 0 {
-		b.Window = defaultBudgetWindow
-	}
-	return &budget{
-		ratio:  b.Ratio,
-		floor:  b.MinPerSecond * b.Window.Seconds(),
-		width:  int64(b.Window / budgetBuckets),
-		origin: now,
-	}
-}
-
-// bucket returns the bucket for now, emptied if it held an older slice.
-// b.mu must be held.
-func (b *budget) bucket(now time.Time) *budgetBucket {
-	slot := int64(now.Sub(b.origin)) / b.width
-	k := &b.buckets[uint64(slot)%budgetBuckets]
-	if k.slot != slot {
-		*k = budgetBucket{slot: slot}
-	}
-	return k
-}
-
-// deposit counts one request.
-func (b *budget) deposit(now time.Time) {
-	b.mu.Lock()
-	b.bucket(now).requests++
-	b.mu.Unlock()
-}
-
-// withdraw spends one retry if the budget allows it, and reports whether it
-// did.
-func (b *budget) withdraw(now time.Time) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	cur := b.bucket(now)
-	var requests, retries int64
-	for i := range b.buckets {
-		k := &b.buckets[i]
-		if k.slot > cur.slot-budgetBuckets && k.slot <= cur.slot {
-			requests += k.requests
-			retries += k.retries
-		}
-	}
-	if float64(retries+1) > b.ratio*float64(requests)+b.floor {
-		return false
-	}
-	cur.retries++
-	return true
+	return retry.NewBudget(b.config(now))
 }

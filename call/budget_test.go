@@ -1,6 +1,8 @@
 package call_test
 
 import (
+	"context"
+	"errors"
 	"math"
 	"net/http"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/chassis-go/chassis/call"
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/retry"
 )
 
 func TestRetryBudget_boundsRetries(t *testing.T) {
@@ -47,6 +50,28 @@ func TestRetryBudget_boundsRetries(t *testing.T) {
 				t.Errorf("%d requests with %+v: server hits = %d; want %d", tc.requests, tc.budget, got, tc.wantHits)
 			}
 		})
+	}
+}
+
+func TestRetryBudget_shared(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	clk := fakeclock.New(epoch)
+	// A floor of 0.5/s over 10s: 5 retries in all, whoever asks.
+	shared := retry.NewBudget(retry.BudgetConfig{Ratio: -1, MinPerSecond: 0.5, Clock: clk.Now})
+	opts := []call.Option{call.WithRetry(fastRetry), call.WithRetryBudget(call.RetryBudget{Shared: shared})}
+	a, b := newClient(t, opts...), newClient(t, opts...)
+	for range 5 {
+		_, _ = get(a, s.URL)
+		_, _ = get(b, s.URL)
+	}
+	calls := 0
+	_ = retry.Do(context.Background(), retry.Policy{Budget: shared, BaseDelay: 1, MaxDelay: 1}, func(context.Context) error {
+		calls++
+		return errors.New("down")
+	})
+	if got := s.hits.Load(); got != 15 || calls != 1 {
+		t.Errorf("two Clients sharing a budget of 5 retries: server hits = %d, retry.Do tries = %d; want 15 (10 + 5), 1", got, calls)
 	}
 }
 

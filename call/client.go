@@ -193,8 +193,8 @@ func newTransport(o *options) *transport {
 		t.timeoutCause = &attemptTimeoutError{d: o.timeout}
 	}
 	t.retry = newRetryer(o.retry, o.jitter)
-	if t.retry.maxAttempts > 1 && !o.budget.Unlimited {
-		t.budget = newBudget(o.budget, o.now())
+	if t.retry.maxAttempts > 1 {
+		t.budget = newBudget(o.budget, o.now)
 	}
 	if o.breaker != nil {
 		t.breakers = newBreakerSet(*o.breaker, o.now, t.tel)

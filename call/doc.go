@@ -60,11 +60,14 @@
 // Retry-After is honoured up to [RetryPolicy.MaxRetryAfter]; a server asking
 // for more gets its response returned to the caller rather than parking the
 // client. A [RetryBudget] bounds retries to a share of recent requests, so
-// that a failing dependency does not get MaxAttempts times its traffic.
+// that a failing dependency does not get MaxAttempts times its traffic; it
+// is a [retry.Budget], which may be shared with the other clients of the
+// same dependency ([RetryBudget.Shared]). Packages [retry] and [breaker]
+// offer the same policies around calls that are not HTTP.
 //
 // # Circuit breakers
 //
-// With [WithBreaker], the Client keeps one breaker per destination host,
+// With [WithBreaker], the Client keeps one [breaker.Breaker] per destination host,
 // created on demand and bounded in number ([BreakerPolicy.MaxHosts]). The
 // caller's own cancellation never counts as a failure; a per-attempt
 // timeout does. [BreakerPolicy.OnStateChange] is called after the breaker's

@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/chassis-go/chassis/breaker"
 )
 
 func noopMeterProvider() metric.MeterProvider { return noop.NewMeterProvider() }
@@ -297,7 +299,7 @@ func TestAttemptBody_releasesOnEOFAndClose(t *testing.T) {
 	}
 }
 
-// BenchmarkBreaker measures allow+record: "core" on one breaker (what
+// BenchmarkBreaker measures Allow+done: "core" on one breaker (what
 // gobreaker's Execute does), "lookup" with the per-host lookup a request
 // pays on top.
 func BenchmarkBreaker(b *testing.B) {
@@ -314,33 +316,29 @@ func BenchmarkBreaker(b *testing.B) {
 		br := set.get("api.example.com")
 		if tc.open {
 			for range 5 {
-				gen, _ := br.allow()
-				br.record(gen, outcomeFailure)
+				done, _ := br.Allow()
+				done(breaker.Failure)
+			}
+		}
+		once := func(br *hostBreaker) {
+			done, err := br.Allow()
+			if err == nil {
+				done(breaker.Success)
+			}
+			if (err == nil) == tc.open {
+				b.Fatalf("Allow() = %v; want open %v", err, tc.open)
 			}
 		}
 		b.Run(tc.name+"/core", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				gen, ok := br.allow()
-				if ok {
-					br.record(gen, outcomeSuccess)
-				}
-				if ok == tc.open {
-					b.Fatalf("allow() = %v; want %v", ok, !tc.open)
-				}
+				once(br)
 			}
 		})
 		b.Run(tc.name+"/lookup", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				br := set.get("api.example.com")
-				gen, ok := br.allow()
-				if ok {
-					br.record(gen, outcomeSuccess)
-				}
-				if ok == tc.open {
-					b.Fatalf("allow() = %v; want %v", ok, !tc.open)
-				}
+				once(set.get("api.example.com"))
 			}
 		})
 	}
@@ -351,10 +349,9 @@ func BenchmarkBreakerParallel(b *testing.B) {
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			br := set.get("api.example.com")
-			gen, ok := br.allow()
-			if ok {
-				br.record(gen, outcomeSuccess)
+			done, err := set.get("api.example.com").Allow()
+			if err == nil {
+				done(breaker.Success)
 			}
 		}
 	})

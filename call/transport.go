@@ -13,6 +13,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chassis-go/chassis/breaker"
+	"github.com/chassis-go/chassis/retry"
 )
 
 // ErrAttemptTimeout is matched (with errors.Is) by the error of an attempt
@@ -53,7 +56,7 @@ type transport struct {
 	now          func() time.Time
 	sleep        func(ctx context.Context, d time.Duration) error
 	retry        *retryer
-	budget       *budget
+	budget       *retry.Budget
 	breakers     *breakerSet
 	tokens       *tokenCache
 	tel          *instruments
@@ -79,9 +82,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	canRetry := t.retry.maxAttempts > 1 && t.retry.allowed(req)
 	if t.budget != nil {
-		t.budget.deposit(t.now())
+		t.budget.Deposit()
 	}
-	var br *breaker
+	var br *hostBreaker
 	if t.breakers != nil {
 		br = t.breakers.get(req.URL.Host)
 	}
@@ -98,7 +101,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			// The wait would outlive the caller: give them what we have now.
 			return resp, err
 		}
-		if t.budget != nil && !t.budget.withdraw(t.now()) {
+		if t.budget != nil && !t.budget.TryWithdraw() {
 			t.tel.budgetExhausted(ctx)
 			return resp, err
 		}
@@ -120,11 +123,11 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // (GetBody, the token hook) is recorded as ignored, which frees a half-open
 // probe slot; a panic in the base transport or in IsFailure is recorded as
 // a failure. A panic is never recovered here: it goes on to the caller.
-func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *breaker) (resp *http.Response, err error) {
-	o := outcomeIgnored // until the request is handed to the base transport
+func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *hostBreaker) (resp *http.Response, err error) {
+	o := breaker.Ignored // until the request is handed to the base transport
 	if br != nil {
-		gen, ok := br.allow()
-		if !ok {
+		done, berr := br.Allow()
+		if berr != nil {
 			t.tel.breakerRejected(ctx)
 			if n == 1 {
 				closeReqBody(req)
@@ -139,7 +142,7 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *b
 					_ = resp.Body.Close()
 				}
 			}()
-			br.record(gen, o)
+			done(o)
 			recorded = true
 		}()
 	}
@@ -170,12 +173,12 @@ func (t *transport) token(ctx context.Context, req *http.Request) (string, error
 }
 
 // send performs one attempt under its own timeout and span. It sets *o to
-// outcomeFailure before handing the request to the base transport and to
+// breaker.Failure before handing the request to the base transport and to
 // the classified outcome (if br is non-nil) once that returns. The
 // attempt's timer and span end in one deferred call unless the response
 // body takes them over (attemptBody); on a panic they end there too, and a
 // response already received is closed.
-func (t *transport) send(ctx context.Context, req *http.Request, n int, token string, br *breaker, o *outcome) (resp *http.Response, err error) {
+func (t *transport) send(ctx context.Context, req *http.Request, n int, token string, br *hostBreaker, o *breaker.Outcome) (resp *http.Response, err error) {
 	actx, cancel := ctx, context.CancelFunc(nil)
 	if t.timeout > 0 {
 		actx, cancel = context.WithTimeoutCause(ctx, t.timeout, t.timeoutCause)
@@ -222,7 +225,7 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 		r.Body = body
 	}
 
-	*o = outcomeFailure // a panic in the base transport or IsFailure
+	*o = breaker.Failure // a panic in the base transport or IsFailure
 	resp, err = t.base.RoundTrip(r)
 	switch {
 	case err == nil && resp == nil:
@@ -237,7 +240,7 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 		resp.Body = http.NoBody
 	}
 	if br != nil {
-		*o = t.outcome(ctx, br, resp, err)
+		*o = t.outcome(ctx, resp, err)
 	}
 	tel.end(actx, r, resp, err)
 	returned = true
@@ -255,14 +258,14 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 	return resp, nil
 }
 
-func (t *transport) outcome(ctx context.Context, br *breaker, resp *http.Response, err error) outcome {
+func (t *transport) outcome(ctx context.Context, resp *http.Response, err error) breaker.Outcome {
 	if ctx.Err() != nil {
-		return outcomeIgnored // the caller gave up; not the server's fault
+		return breaker.Ignored // the caller gave up; not the server's fault
 	}
-	if br.set.pol.isFailure(resp, err) {
-		return outcomeFailure
+	if t.breakers.isFailure(resp, err) {
+		return breaker.Failure
 	}
-	return outcomeSuccess
+	return breaker.Success
 }
 
 // tokenAllowed reports whether a token may be attached to r: always for a
