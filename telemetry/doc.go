@@ -58,7 +58,12 @@
 //   - OTEL_EXPORTER_OTLP_* (endpoint, protocol, headers, timeout,
 //     compression, certificates, with their per-signal _TRACES_ and _METRICS_
 //     forms): read by the OTLP exporters. The protocol defaults to
-//     http/protobuf; grpc is the alternative.
+//     http/protobuf; grpc is the alternative. Init checks every endpoint
+//     variable (the _LOGS_ one too) first: it must be an http:// or
+//     https:// URL with a host and a valid port, and without userinfo
+//     (put credentials in OTEL_EXPORTER_OTLP_HEADERS). The exporters would
+//     otherwise log a malformed URL, password included, and send to
+//     localhost.
 //   - OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG: read by the trace SDK.
 //     Init rejects values the SDK would only log and ignore (an unknown
 //     sampler, a ratio outside 0..1).
@@ -76,7 +81,9 @@
 // Init fails with an [*EnvError] naming the variable for any value it cannot
 // use, before touching a global and after shutting down whatever it built.
 // A collector that is down is not an Init error: the exporters connect
-// lazily, and failed exports are reported through otel.Handle.
+// lazily, and failed exports are reported through otel.Handle, which Init
+// routes to [Config.Logger] so that they appear in the service's structured
+// log rather than as plain text on stderr.
 //
 // # Metric names on /metrics
 //

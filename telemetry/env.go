@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -25,16 +26,20 @@ const (
 	envOTLPEndpoint        = "OTEL_EXPORTER_OTLP_ENDPOINT"
 	envOTLPTracesEndpoint  = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	envOTLPMetricsEndpoint = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"
+	envOTLPLogsEndpoint    = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"
 )
 
 // EnvError reports an OTEL_* environment variable whose value Init cannot
 // use: an unknown exporter, sampler or propagator name, an out-of-range
-// sampler argument, a malformed OTEL_RESOURCE_ATTRIBUTES, or an exporter
-// that fails to build from its OTEL_EXPORTER_* settings (then Var names the
-// exporter selection variable and Err carries the exporter's own error).
+// sampler argument, a malformed OTEL_RESOURCE_ATTRIBUTES, a malformed OTLP
+// endpoint, or an exporter that fails to build from its OTEL_EXPORTER_*
+// settings (then Var names the exporter selection variable and Err carries
+// the exporter's own error).
 //
 // Use [errors.As] to get at Var. Init never puts the value of
-// OTEL_EXPORTER_OTLP_HEADERS (which often holds credentials) in an EnvError.
+// OTEL_EXPORTER_OTLP_HEADERS (which often holds credentials) in an EnvError,
+// and an endpoint's Value has its userinfo replaced by "xxxxx", whether or
+// not the endpoint parses.
 type EnvError struct {
 	Var   string // the environment variable, e.g. "OTEL_TRACES_EXPORTER"
 	Value string // its value as read from the process environment
@@ -134,4 +139,73 @@ func checkSingle(key string) error {
 		return &EnvError{Var: key, Value: v, Err: errors.New("lists are not supported; name one exporter")}
 	}
 	return nil
+}
+
+// checkEndpoints validates the OTLP endpoint variables, the general one and
+// the per-signal ones, before any exporter sees them. The exporters parse
+// them leniently: a value that does not parse is logged (with its password)
+// and replaced by localhost, and "collector:4317" parses as scheme
+// "collector" with no host, which also means localhost. Init turns each of
+// these into an *EnvError instead.
+func checkEndpoints() error {
+	for _, key := range []string{envOTLPEndpoint, envOTLPTracesEndpoint, envOTLPMetricsEndpoint, envOTLPLogsEndpoint} {
+		if err := checkEndpoint(key, os.Getenv(key)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkEndpoint accepts a blank value or an absolute http or https URL with
+// a host, an optional port from 1 to 65535, and no userinfo: the OTLP
+// exporters ignore userinfo, so credentials belong in
+// OTEL_EXPORTER_OTLP_HEADERS. No error text contains the userinfo.
+func checkEndpoint(key, v string) error {
+	t := strings.TrimSpace(v)
+	if t == "" {
+		return nil
+	}
+	bad := func(msg string) error {
+		return &EnvError{Var: key, Value: redactUserinfo(v), Err: errors.New(msg)}
+	}
+	if strings.Contains(t, "@") {
+		// Checked before parsing: a parse error could quote part of it.
+		return bad("credentials in the endpoint URL are not supported (the exporters ignore them); send them as a header in OTEL_EXPORTER_OTLP_HEADERS")
+	}
+	u, err := url.Parse(t)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, which the EnvError shows once
+		}
+		return bad("not a valid URL: " + err.Error())
+	}
+	if s := strings.ToLower(u.Scheme); s != "http" && s != "https" {
+		return bad("want an absolute http:// or https:// URL with a host, such as http://collector:4318")
+	}
+	if u.Hostname() == "" {
+		return bad("the URL has no host")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return bad(fmt.Sprintf("port %q is not a number from 1 to 65535", p))
+		}
+	}
+	return nil
+}
+
+// redactUserinfo returns s with everything between the scheme's "://" (or
+// the start) and the last '@' replaced by "xxxxx". It works on strings that
+// do not parse as URLs, and errs on the side of hiding: a password may hold
+// '/', '?' or '#'.
+func redactUserinfo(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
+	}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 && i < at {
+		start = i + len("://")
+	}
+	return s[:start] + "xxxxx" + s[at:]
 }

@@ -51,3 +51,34 @@ func FuzzCheckSampler(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCheckEndpoint checks that checkEndpoint never panics, rejects every
+// value with userinfo, and never shows what stands before the last '@'.
+func FuzzCheckEndpoint(f *testing.F) {
+	for _, s := range []string{"", "http://collector:4318", "https://user:pw@collector:badport", "collector:4317", "http://[::1", "http://h:0", "user:pw@h", "https://a@b@c/x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		err := checkEndpoint(envOTLPEndpoint, v)
+		at := strings.LastIndex(v, "@")
+		if at < 0 {
+			return
+		}
+		if err == nil {
+			t.Fatalf("checkEndpoint(%q) = nil; want an error for userinfo", v)
+		}
+		// The value shown keeps only the scheme and what follows the '@';
+		// the reason is a fixed text.
+		var envErr *EnvError
+		if !errors.As(err, &envErr) || !strings.HasPrefix(envErr.Err.Error(), "credentials in the endpoint URL") {
+			t.Fatalf("checkEndpoint(%q) = %v; want the credentials EnvError", v, err)
+		}
+		prefix := ""
+		if i := strings.Index(v, "://"); i >= 0 && i < at {
+			prefix = v[:i+3]
+		}
+		if want := prefix + "xxxxx" + v[at:]; envErr.Value != want {
+			t.Fatalf("checkEndpoint(%q).Value = %q; want %q", v, envErr.Value, want)
+		}
+	})
+}

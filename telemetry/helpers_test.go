@@ -38,7 +38,11 @@ func isolate(t testing.TB) {
 		}
 	}
 	tp, mp, prop := otel.GetTracerProvider(), otel.GetMeterProvider(), otel.GetTextMapPropagator()
+	eh := otel.GetErrorHandler()
 	t.Cleanup(func() {
+		if otel.GetErrorHandler() != eh {
+			otel.SetErrorHandler(eh)
+		}
 		// Setting a global to its current value makes otel log an error.
 		if otel.GetTracerProvider() != tp {
 			otel.SetTracerProvider(tp)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -46,6 +48,18 @@ type Config struct {
 	// set here; service.name and service.version here override ServiceName
 	// and ServiceVersion. Nil means none. Init does not retain the slice.
 	Attributes []attribute.KeyValue
+
+	// Logger receives the errors OpenTelemetry reports through otel.Handle
+	// (failed exports, dropped spans, invalid instrument names), each as one
+	// ERROR record with the message "opentelemetry error" and the error
+	// under "err", instead of OTel's default: a plain-text line on stderr
+	// that breaks a JSON log. Nil means slog.Default() at the time of Init.
+	//
+	// Init installs the handler with otel.SetErrorHandler. Shutdown puts the
+	// previous handler back, unless another has been installed since (by a
+	// later Init, say); errors that still reach this Provider's handler
+	// afterwards are printed with the log package, as OTel's default does.
+	Logger *slog.Logger
 }
 
 // Provider is the telemetry pipeline Init built and installed. It holds the
@@ -68,6 +82,28 @@ type Provider struct {
 	shutdownOnce sync.Once
 	shutdownErr  error
 	stopped      atomic.Bool
+
+	// errHandler is installed by Init; prevErrHandler is what it replaced.
+	errHandler     *errorLogger
+	prevErrHandler otel.ErrorHandler
+}
+
+// errorLogger is the otel.ErrorHandler Init installs.
+type errorLogger struct {
+	logger *slog.Logger
+	off    atomic.Bool // set by Shutdown
+}
+
+// Handle logs err. After Shutdown it prints err with the log package, as
+// OTel's default handler does: OTel's default handler forwards to the
+// first handler ever installed, which may be this one, so handing err back
+// to the previous handler could loop.
+func (h *errorLogger) Handle(err error) {
+	if h.off.Load() {
+		log.Print(err)
+		return
+	}
+	h.logger.Error("opentelemetry error", "err", err)
 }
 
 // cleanupTimeout bounds the shutdown of exporters that Init built before a
@@ -112,10 +148,13 @@ func Init(ctx context.Context, cfg Config) (*Provider, error) {
 			meterProvider:  metricnoop.NewMeterProvider(),
 			notServed:      "telemetry is disabled (OTEL_SDK_DISABLED=true)",
 		}
-		install(p, props)
+		install(p, props, cfg.Logger)
 		return p, nil
 	}
 	if err := checkSampler(os.Getenv(envTracesSampler), os.Getenv(envTracesSamplerArg)); err != nil {
+		return nil, err
+	}
+	if err := checkEndpoints(); err != nil {
 		return nil, err
 	}
 	res, err := newResource(ctx, cfg)
@@ -173,11 +212,17 @@ func Init(ctx context.Context, cfg Config) (*Provider, error) {
 			},
 		},
 	}
-	install(p, props)
+	install(p, props, cfg.Logger)
 	return p, nil
 }
 
-func install(p *Provider, props propagation.TextMapPropagator) {
+func install(p *Provider, props propagation.TextMapPropagator, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	p.errHandler = &errorLogger{logger: logger}
+	p.prevErrHandler = otel.GetErrorHandler()
+	otel.SetErrorHandler(p.errHandler)
 	otel.SetTracerProvider(p.tracerProvider)
 	otel.SetMeterProvider(p.meterProvider)
 	otel.SetTextMapPropagator(props)
@@ -276,7 +321,9 @@ func (p *Provider) MetricsHandler() http.Handler {
 //
 // The failures of both signals are joined with errors.Join. Spans and
 // metrics recorded after Shutdown are dropped; the global providers are
-// left in place. Shutdown is idempotent: later and concurrent calls wait
+// left in place, and the OTel error handler that Init replaced is put back
+// (see [Config.Logger]) once the flush is over, so errors of the flush
+// itself are still logged. Shutdown is idempotent: later and concurrent calls wait
 // for the first to finish and return its result.
 func (p *Provider) Shutdown(ctx context.Context) error {
 	p.shutdownOnce.Do(func() {
@@ -288,6 +335,12 @@ func (p *Provider) Shutdown(ctx context.Context) error {
 		}
 		wg.Wait()
 		p.shutdownErr = errors.Join(errs...)
+		if h := p.errHandler; h != nil {
+			if otel.GetErrorHandler() == otel.ErrorHandler(h) {
+				otel.SetErrorHandler(p.prevErrHandler)
+			}
+			h.off.Store(true)
+		}
 	})
 	return p.shutdownErr
 }

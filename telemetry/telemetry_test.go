@@ -1,13 +1,17 @@
 package telemetry_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chassis-go/chassis/telemetry"
@@ -150,6 +154,12 @@ func TestInit_envErrors(t *testing.T) {
 		{"ratio not a number", map[string]string{"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG"},
 		{"unknown propagator", map[string]string{"OTEL_PROPAGATORS": "tracecontext,b3"}, "OTEL_PROPAGATORS"},
 		{"malformed resource attributes", map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "service.name"}, "OTEL_RESOURCE_ATTRIBUTES"},
+		{"endpoint with a bad port", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "https://collector:badport"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"endpoint port out of range", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:70000"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"endpoint without a scheme", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4317"}, "OTEL_EXPORTER_OTLP_ENDPOINT"},
+		{"endpoint with another scheme", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "ftp://collector/v1/traces"}, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"},
+		{"endpoint without a host", map[string]string{"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "http:///v1/metrics"}, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT"},
+		{"logs endpoint not a URL", map[string]string{"OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://[::1"}, "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"},
 		// The grpc trace exporter (a client connection) is built before the
 		// metric reader fails: Init must close it (goleak checks).
 		{"metric failure after trace exporter", map[string]string{
@@ -181,6 +191,97 @@ func TestInit_envErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInit_endpointCredentials checks that an OTLP endpoint with userinfo,
+// parsable or not, fails Init and that no error text holds the password.
+func TestInit_endpointCredentials(t *testing.T) {
+	const password = "s3cr3t-pw"
+	for _, key := range []string{
+		"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+		"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT", "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+	} {
+		for _, v := range []string{
+			"https://user:" + password + "@collector:badport",
+			"https://user:" + password + "@collector:4318",
+			"http://user:" + password + "/x@collector:4318",
+			"user:" + password + "@collector:4317",
+			"https://user:%zz" + password + "@collector",
+		} {
+			t.Run(key+"="+v, func(t *testing.T) {
+				isolate(t)
+				t.Setenv(key, v)
+				var logs bytes.Buffer
+				logger := slog.New(slog.NewTextHandler(&logs, nil))
+				eh := otel.GetErrorHandler()
+				p, err := telemetry.Init(t.Context(), telemetry.Config{Logger: logger})
+				var envErr *telemetry.EnvError
+				if !errors.As(err, &envErr) || envErr.Var != key {
+					t.Fatalf("Init() = (%v, %v); want an *EnvError for %s", p, err, key)
+				}
+				for what, text := range map[string]string{"Error()": err.Error(), "Value": envErr.Value, "Err": envErr.Err.Error(), "log": logs.String()} {
+					if strings.Contains(text, password) || strings.Contains(text, "%zz") {
+						t.Errorf("%s = %q; want no credentials", what, text)
+					}
+				}
+				if !strings.Contains(envErr.Value, "xxxxx@collector") {
+					t.Errorf("Value = %q; want the userinfo replaced by xxxxx", envErr.Value)
+				}
+				if otel.GetErrorHandler() != eh {
+					t.Error("Init failed but replaced the OTel error handler")
+				}
+			})
+		}
+	}
+}
+
+// TestInit_errorHandler checks that OpenTelemetry's errors go to
+// Config.Logger while the Provider runs, and that Shutdown restores the
+// previous handler.
+func TestInit_errorHandler(t *testing.T) {
+	isolate(t)
+	var logs syncBuffer
+	prev := otel.GetErrorHandler()
+	p, err := telemetry.Init(t.Context(), telemetry.Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otel.Handle(errors.New("export failed"))
+	var rec map[string]any
+	if err := json.Unmarshal([]byte(logs.String()), &rec); err != nil {
+		t.Fatalf("log = %q; want one JSON record: %v", logs.String(), err)
+	}
+	if rec["level"] != "ERROR" || rec["msg"] != "opentelemetry error" || rec["err"] != "export failed" {
+		t.Errorf("log record = %v; want ERROR \"opentelemetry error\" with err", rec)
+	}
+	shutdown(t, p)
+	if otel.GetErrorHandler() != prev {
+		t.Error("after Shutdown, the OTel error handler was not restored")
+	}
+	n := len(logs.String())
+	otel.Handle(errors.New("after shutdown"))
+	if len(logs.String()) != n {
+		t.Errorf("after Shutdown, the logger got %q", logs.String()[n:])
+	}
+}
+
+// TestNilOptions shows the nil rule of Config: a nil Logger means
+// slog.Default() at the time of Init.
+func TestNilOptions(t *testing.T) {
+	isolate(t)
+	var logs syncBuffer
+	def := slog.Default()
+	slog.SetDefault(slog.New(slog.NewJSONHandler(&logs, nil)))
+	t.Cleanup(func() { slog.SetDefault(def) })
+	p, err := telemetry.Init(t.Context(), telemetry.Config{Logger: nil})
+	if err != nil {
+		t.Fatal(err)
+	}
+	otel.Handle(errors.New("to the default logger"))
+	if !strings.Contains(logs.String(), `"err":"to the default logger"`) {
+		t.Errorf("slog.Default() got %q; want the OTel error", logs.String())
+	}
+	shutdown(t, p)
 }
 
 func TestInit_doneContext(t *testing.T) {
@@ -244,4 +345,23 @@ func TestProvider_zero(t *testing.T) {
 	if p.TracerProvider() == nil || p.MeterProvider() == nil {
 		t.Errorf("zero Provider: TracerProvider()=%v MeterProvider()=%v; want no-op providers", p.TracerProvider(), p.MeterProvider())
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use: OTel may report
+// errors from its own goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
