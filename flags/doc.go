@@ -1,5 +1,5 @@
 // Package flags provides an in-process OpenFeature provider: typed feature
-// flags from a JSON file or from environment variables, with targeting rules
+// flags from a JSON or YAML file or from environment variables, with targeting rules
 // on evaluation-context attributes, percentage rollouts that are sticky per
 // targeting key, and hot reload of the file.
 //
@@ -21,8 +21,12 @@
 // The file is one JSON object with a "flags" object that maps each flag key
 // to its definition. Unknown fields are errors, so a misspelt field rejects
 // the file instead of silently changing behaviour. JSON has no comments; each
-// flag may carry a "description" string, which evaluation ignores. This
-// example is the package's testdata/flags.json, shortened:
+// flag may carry a "description" string, which evaluation ignores. A file
+// whose name ends in ".yaml" or ".yml" is read as YAML with the same
+// structure, comments allowed (anchors and aliases are refused, and an
+// unquoted date is a string); testdata/flags.yaml is a commented example.
+// This example is the package's testdata/flags.json, shortened, with
+// comments that the real file cannot have:
 //
 //	{
 //	  "flags": {

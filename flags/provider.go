@@ -285,7 +285,7 @@ func (p *Provider) reloadLocked() error {
 			return err
 		}
 		p.stamp = st
-		rs, err = parseDocument(data)
+		rs, err = p.src.parse(data)
 	} else {
 		rs, err = parseEnv(p.src.prefix, os.Environ())
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -18,8 +19,9 @@ type Source struct {
 	prefix string // EnvSource
 }
 
-// FileSource reads flags from the JSON file at path, in the format described
-// in the package documentation. [Provider.Run] reloads the file when its
+// FileSource reads flags from the file at path, in the format described in
+// the package documentation: YAML if path ends in ".yaml" or ".yml", JSON
+// otherwise. [Provider.Run] reloads the file when its
 // modification time or size changes and [Provider.Reload] re-reads it on
 // demand; a file whose content is invalid is rejected whole and the last good
 // flags stay in use. Panics if path is empty.
@@ -90,6 +92,30 @@ func (s Source) readFile() ([]byte, error) {
 		return nil, fmt.Errorf("file is larger than the %d-byte limit", maxDocumentSize)
 	}
 	return data, nil
+}
+
+// isYAML reports whether a file source holds YAML, by its extension.
+func (s Source) isYAML() bool {
+	ext := strings.ToLower(filepath.Ext(s.path))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+// parse parses a file's content: YAML if the path ends in .yaml or .yml,
+// JSON otherwise. The version is the hash of the bytes as read.
+func (s Source) parse(data []byte) (*ruleset, error) {
+	doc := data
+	if s.isYAML() {
+		var err error
+		if doc, err = yamlToJSON(data); err != nil {
+			return nil, err
+		}
+	}
+	rs, err := parseDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	rs.version = hashHex(data)
+	return rs, nil
 }
 
 // parseEnv builds the flags of an EnvSource from environ ("NAME=value"
