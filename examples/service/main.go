@@ -49,7 +49,7 @@ func run(ctx context.Context, stderr io.Writer) error {
 	logger := logz.New(stderr, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: level}})
 	logger.Info("starting", "version", chassis.Version, "config", config.Redacted(cfg))
 
-	tel, err := telemetry.Init(ctx, telemetry.Config{ServiceName: "notes", ServiceVersion: chassis.Version})
+	tel, err := telemetry.Init(ctx, telemetry.Config{ServiceName: "notes", ServiceVersion: chassis.Version, Logger: logger})
 	if err != nil {
 		return fmt.Errorf("telemetry: %w", err)
 	}
