@@ -100,31 +100,78 @@ func slicesContains(s []string, v string) bool {
 	return false
 }
 
-// measure says what min and max compare.
-type measure int
-
-const (
-	measureNone measure = iota
-	measureInt          // signed integers, time.Duration included
-	measureUint
-	measureFloat
-	measureLen // strings (in runes), slices, arrays and maps
-)
-
 var durationType = reflect.TypeFor[time.Duration]()
 
 // checker is a validate tag fitted to one field type.
 type checker struct {
 	rules
 	typ            reflect.Type // the field type with one pointer level removed
-	measure        measure
-	minI, maxI     int64
-	minU, maxU     uint64
-	minF, maxF     float64
-	elemwise       bool // oneof and pattern apply to each element
-	duration       bool
+	bounds         bounds       // nil without min and max
+	elemwise       bool         // oneof and pattern apply to each element
 	oneOfSet       map[string]bool
 	elemKindString bool
+}
+
+// bounds checks min and max against one measure of a value.
+type bounds interface {
+	// check reports whether v's measure is below min or above max, and the
+	// measure as shown in a message ("42", "1m30s", "length 3").
+	check(v reflect.Value) (low, high bool, shown string)
+	// isLength reports whether the measure is a length, which may be shown
+	// for a secret (its value may not).
+	isLength() bool
+}
+
+// number is what a bound can be: integers and durations are int64, lengths
+// too.
+type number interface{ int64 | uint64 | float64 }
+
+// boundsOf is the bounds of one kind of number; one generic type serves
+// signed and unsigned integers, floats, durations and lengths alike.
+type boundsOf[T number] struct {
+	min, max       T
+	hasMin, hasMax bool
+	measure        func(reflect.Value) T
+	show           func(T) string
+	length         bool
+}
+
+func (b *boundsOf[T]) check(v reflect.Value) (low, high bool, shown string) {
+	n := b.measure(v)
+	nan := n != n // only a float NaN; it is out of every range
+	low = b.hasMin && (nan || n < b.min)
+	high = !low && b.hasMax && (nan || n > b.max)
+	return low, high, b.show(n)
+}
+
+func (b *boundsOf[T]) isLength() bool { return b.length }
+
+// newBounds parses the min and max of r with parse and checks that they are
+// in order; typ is only for messages.
+func newBounds[T number](r rules, typ reflect.Type, parse func(string) (T, error), measure func(reflect.Value) T, show func(T) string) (*boundsOf[T], error) {
+	b := &boundsOf[T]{hasMin: r.hasMin, hasMax: r.hasMax, measure: measure, show: show}
+	for _, bd := range []struct {
+		name, arg string
+		has       bool
+		dst       *T
+	}{{"min", r.min, r.hasMin, &b.min}, {"max", r.max, r.hasMax, &b.max}} {
+		if !bd.has {
+			continue
+		}
+		v, err := parse(bd.arg)
+		if err != nil {
+			var ne *strconv.NumError
+			if errors.As(err, &ne) {
+				err = ne.Err
+			}
+			return nil, fmt.Errorf("%s=%s is not a valid bound for %s: %w", bd.name, bd.arg, typ, err)
+		}
+		*bd.dst = v
+	}
+	if b.hasMin && b.hasMax && b.min > b.max {
+		return nil, fmt.Errorf("min=%s is greater than max=%s", r.min, r.max)
+	}
+	return b, nil
 }
 
 // compileValidateTag parses tag and fits it to t. The error says why the tag
@@ -137,9 +184,9 @@ func compileValidateTag(tag string, t reflect.Type) (*checker, error) {
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	c := &checker{rules: r, typ: t, duration: t == durationType}
+	c := &checker{rules: r, typ: t}
 	if r.hasMin || r.hasMax {
-		if err := c.fitBounds(); err != nil {
+		if c.bounds, err = fitBounds(r, t); err != nil {
 			return nil, err
 		}
 	}
@@ -151,104 +198,50 @@ func compileValidateTag(tag string, t reflect.Type) (*checker, error) {
 	return c, nil
 }
 
-func (c *checker) fitBounds() error {
-	t := c.typ
+// fitBounds returns the bounds of r for a field of type t: a duration
+// compares as a duration (min=1s), a number as its kind, and a string (in
+// runes), slice, array or map by its length.
+func fitBounds(r rules, t reflect.Type) (bounds, error) {
+	k := t.Kind()
 	switch {
-	case c.duration:
-		c.measure = measureInt
-	case isIntKind(t.Kind()):
-		c.measure = measureInt
-	case isUintKind(t.Kind()):
-		c.measure = measureUint
-	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
-		c.measure = measureFloat
-	case t.Kind() == reflect.String || t.Kind() == reflect.Slice || t.Kind() == reflect.Array || t.Kind() == reflect.Map:
-		c.measure = measureLen
-	default:
-		return fmt.Errorf("min and max do not apply to type %s", t)
-	}
-	parse := func(name, arg string) error {
-		var err error
-		switch c.measure {
-		case measureInt:
-			var v int64
-			if c.duration {
-				var d time.Duration
-				d, err = time.ParseDuration(arg)
-				v = int64(d)
-			} else {
-				v, err = strconv.ParseInt(arg, 10, 64)
-			}
-			if name == "min" {
-				c.minI = v
-			} else {
-				c.maxI = v
-			}
-		case measureUint:
-			var v uint64
-			v, err = strconv.ParseUint(arg, 10, 64)
-			if name == "min" {
-				c.minU = v
-			} else {
-				c.maxU = v
-			}
-		case measureFloat:
-			var v float64
-			v, err = strconv.ParseFloat(arg, 64)
-			if err == nil && math.IsNaN(v) {
+	case t == durationType:
+		return newBounds(r, t, func(s string) (int64, error) {
+			d, err := time.ParseDuration(s)
+			return int64(d), err
+		}, reflect.Value.Int, func(n int64) string { return time.Duration(n).String() })
+	case isIntKind(k):
+		return newBounds(r, t, func(s string) (int64, error) { return strconv.ParseInt(s, 10, 64) },
+			reflect.Value.Int, func(n int64) string { return strconv.FormatInt(n, 10) })
+	case isUintKind(k):
+		return newBounds(r, t, func(s string) (uint64, error) { return strconv.ParseUint(s, 10, 64) },
+			reflect.Value.Uint, func(n uint64) string { return strconv.FormatUint(n, 10) })
+	case k == reflect.Float32 || k == reflect.Float64:
+		return newBounds(r, t, func(s string) (float64, error) {
+			f, err := strconv.ParseFloat(s, 64)
+			if err == nil && math.IsNaN(f) {
 				err = errors.New("NaN is not a bound")
 			}
-			if name == "min" {
-				c.minF = v
-			} else {
-				c.maxF = v
-			}
-		case measureLen:
-			var v int64
-			v, err = strconv.ParseInt(arg, 10, 64)
-			if err == nil && v < 0 {
+			return f, err
+		}, reflect.Value.Float, func(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) })
+	case k == reflect.String || k == reflect.Slice || k == reflect.Array || k == reflect.Map:
+		b, err := newBounds(r, t, func(s string) (int64, error) {
+			n, err := strconv.ParseInt(s, 10, 64)
+			if err == nil && n < 0 {
 				err = errors.New("a length cannot be negative")
 			}
-			if name == "min" {
-				c.minI = v
-			} else {
-				c.maxI = v
+			return n, err
+		}, func(v reflect.Value) int64 {
+			if v.Kind() == reflect.String {
+				return int64(utf8.RuneCountInString(v.String()))
 			}
+			return int64(v.Len())
+		}, func(n int64) string { return "length " + strconv.FormatInt(n, 10) })
+		if b != nil {
+			b.length = true
 		}
-		if err != nil {
-			var ne *strconv.NumError
-			if errors.As(err, &ne) {
-				err = ne.Err
-			}
-			return fmt.Errorf("%s=%s is not a valid bound for %s: %w", name, arg, c.typ, err)
-		}
-		return nil
+		return b, err
 	}
-	if c.hasMin {
-		if err := parse("min", c.min); err != nil {
-			return err
-		}
-	}
-	if c.hasMax {
-		if err := parse("max", c.max); err != nil {
-			return err
-		}
-	}
-	if c.hasMin && c.hasMax {
-		var inverted bool
-		switch c.measure {
-		case measureInt, measureLen:
-			inverted = c.minI > c.maxI
-		case measureUint:
-			inverted = c.minU > c.maxU
-		case measureFloat:
-			inverted = c.minF > c.maxF
-		}
-		if inverted {
-			return fmt.Errorf("min=%s is greater than max=%s", c.min, c.max)
-		}
-	}
-	return nil
+	return nil, fmt.Errorf("min and max do not apply to type %s", t)
 }
 
 func (c *checker) fitMembers() error {
@@ -305,7 +298,7 @@ func (c *checker) check(v reflect.Value, secret bool) []violation {
 		return nil
 	}
 	var out []violation
-	if c.hasMin || c.hasMax {
+	if c.bounds != nil {
 		out = c.checkBounds(v, secret, out)
 	}
 	if c.oneOfSet != nil || c.pattern != nil {
@@ -328,39 +321,11 @@ func (c *checker) check(v reflect.Value, secret bool) []violation {
 }
 
 func (c *checker) checkBounds(v reflect.Value, secret bool, out []violation) []violation {
-	var low, high bool
-	var shown string
-	switch c.measure {
-	case measureInt:
-		n := v.Int()
-		low, high = c.hasMin && n < c.minI, c.hasMax && n > c.maxI
-		if c.duration {
-			shown = time.Duration(n).String()
-		} else {
-			shown = strconv.FormatInt(n, 10)
-		}
-	case measureUint:
-		n := v.Uint()
-		low, high = c.hasMin && n < c.minU, c.hasMax && n > c.maxU
-		shown = strconv.FormatUint(n, 10)
-	case measureFloat:
-		f := v.Float()
-		nan := math.IsNaN(f)
-		low = c.hasMin && (nan || f < c.minF)
-		high = !low && c.hasMax && (nan || f > c.maxF)
-		shown = strconv.FormatFloat(f, 'g', -1, 64)
-	case measureLen:
-		n := int64(v.Len())
-		if v.Kind() == reflect.String {
-			n = int64(utf8.RuneCountInString(v.String()))
-		}
-		low, high = c.hasMin && n < c.minI, c.hasMax && n > c.maxI
-		shown = "length " + strconv.FormatInt(n, 10)
-		if secret {
-			shown = "length"
-		}
-	}
-	if secret && c.measure != measureLen {
+	low, high, shown := c.bounds.check(v)
+	switch {
+	case secret && c.bounds.isLength():
+		shown = "length"
+	case secret:
 		shown = "value"
 	}
 	if low {
