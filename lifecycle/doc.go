@@ -1,8 +1,11 @@
 // Package lifecycle runs the long-lived parts of a service and stops them
 // gracefully. [Run] is the entry point: it runs components until a signal,
 // a cancelled context or a failing component begins shutdown, then cancels
-// them all and waits for them. [HTTP] turns an *http.Server into a
-// component that drains before it stops.
+// them all and waits for them, for at most a grace period. [HTTP] turns an
+// *http.Server into a component that drains before it stops; [Serve] runs
+// the same drain sequence for any [Server] (grpckit.Serve uses it for gRPC),
+// configured by the same [DrainOption]s: [BeforeShutdown], [DrainDelay] and
+// [ShutdownTimeout].
 //
 //	checker := health.New()
 //	srv := &http.Server{Addr: ":8080", Handler: mux, ReadHeaderTimeout: 5 * time.Second}
@@ -26,7 +29,16 @@
 // accepting connections and gives in-flight requests up to 10s to finish;
 // meanwhile the consumer sees its context cancelled and returns. Run returns
 // nil once everything has stopped, and main exits 0. A second SIGTERM or
-// SIGINT during that time exits at once with status 1.
+// SIGINT during that time exits at once with status 1. A component that
+// ignores its context cannot hold the process: after [DefaultGrace] (30s)
+// Run returns an error matching [ErrStillRunning] that names it.
+//
+// # Options
+//
+// A nil option is ignored, and a nil value given to an option means the
+// default, as if the option were absent (BeforeShutdown(nil), Listener(nil)).
+// Invalid values (a negative DrainDelay, a ShutdownTimeout that is not
+// positive) panic when the option is built, naming it.
 //
 // # Failures
 //

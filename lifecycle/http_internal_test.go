@@ -50,7 +50,7 @@ func TestHTTP_drainDelay(t *testing.T) {
 			opts := append([]HTTPOption{
 				Listener(l),
 				BeforeShutdown(func() { events = append(events, "before") }),
-				withSleep(sleep),
+				withClock(sleep, nil),
 			}, tc.opts...)
 			ctx, cancel := context.WithCancel(context.Background())
 			comp := HTTP(srv, opts...)

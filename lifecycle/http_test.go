@@ -247,10 +247,9 @@ func TestHTTP_panics(t *testing.T) {
 		want string
 	}{
 		{"HTTP nil", func() { lifecycle.HTTP(nil) }, "lifecycle.HTTP: srv is nil;"},
-		{"Listener nil", func() { lifecycle.Listener(nil) }, "lifecycle.Listener: l is nil;"},
-		{"BeforeShutdown nil", func() { lifecycle.BeforeShutdown(nil) }, "lifecycle.BeforeShutdown: fn is nil;"},
-		{"DrainDelay negative", func() { lifecycle.DrainDelay(-1) }, "lifecycle.DrainDelay: negative duration;"},
-		{"ShutdownTimeout zero", func() { lifecycle.ShutdownTimeout(0) }, "lifecycle.ShutdownTimeout: duration must be positive;"},
+		{"Serve nil", func() { lifecycle.Serve(nil) }, "lifecycle.Serve: srv is nil;"},
+		{"DrainDelay negative", func() { lifecycle.DrainDelay(-1) }, "lifecycle.DrainDelay: d must be >= 0, got -1ns;"},
+		{"ShutdownTimeout zero", func() { lifecycle.ShutdownTimeout(0) }, "lifecycle.ShutdownTimeout: d must be > 0, got 0s;"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -7,7 +7,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
+
+	"github.com/chassis-go/chassis/internal/panicval"
 )
 
 // Component is one long-running part of a service: a server, a consumer, a
@@ -35,11 +40,33 @@ type PanicError struct {
 	Stack []byte
 }
 
-// Error returns "lifecycle: component N panicked: VALUE" followed by a
-// newline and the stack.
+// Error returns one line, "lifecycle: component N panic: VALUE", without
+// the stack (log Stack separately). VALUE is bounded to about 1 KiB and
+// never formatted by recursing into the value, so a huge or
+// self-referencing panic value is safe to log.
 func (e *PanicError) Error() string {
-	return fmt.Sprintf("lifecycle: component %d panicked: %v\n%s", e.Component, e.Value, e.Stack)
+	return "lifecycle: component " + strconv.Itoa(e.Component) + " panic: " + panicval.String(e.Value)
 }
+
+// Unwrap returns Value if it is an error, so errors.Is and errors.As see
+// through a panic(err); otherwise nil.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
+
+// DefaultGrace is how long [Run] waits for its components once shutdown
+// began: Kubernetes' default termination grace period, after which the
+// process is killed anyway.
+const DefaultGrace = 30 * time.Second
+
+// ErrStillRunning is matched by the error [Run] returns when components had
+// not returned when the grace period ended.
+var ErrStillRunning = errors.New("lifecycle: components still running after the grace period")
+
+// ErrNoComponents is returned by [Run] called with no components: a service
+// that runs nothing is a wiring mistake, not a clean stop.
+var ErrNoComponents = errors.New("lifecycle: Run was given no components")
 
 // Run runs every component on its own goroutine and returns once all have
 // returned. It is the usual last line of main:
@@ -58,8 +85,12 @@ func (e *PanicError) Error() string {
 //
 // The components' context carries ctx's values, and its context.Cause tells
 // why it was cancelled (the signal, ctx's cause or the failing component's
-// error). Run then waits for every component to return, however long that
-// takes: components bound their own shutdown (see [ShutdownTimeout]). The
+// error). Run then waits for every component to return, for at most
+// [DefaultGrace] (30s; [RunWithGrace] chooses another grace): components
+// bound their own shutdown (see [ShutdownTimeout]), and the grace is the
+// backstop for one that ignores its context. When the grace ends, Run
+// returns an error matching [ErrStillRunning] that names the components
+// still running; their goroutines are left behind, so main should exit. The
 // second SIGINT or SIGTERM that Run receives ends the process at once with
 // os.Exit(1), for an operator facing a stuck shutdown; the first one only
 // begins (or joins) the graceful shutdown.
@@ -72,16 +103,29 @@ func (e *PanicError) Error() string {
 //
 // Run listens for signals (signal.Notify) from its start until it returns,
 // and then stops listening, restoring the signals' previous handling. With no
-// components, or if ctx is already done, Run returns nil at once without
-// starting anything. Panics if a component is nil.
+// components, Run returns [ErrNoComponents]; if ctx is already done, it
+// returns nil at once without starting anything. Panics if a component is
+// nil.
 func Run(ctx context.Context, components ...Component) error {
-	return run(ctx, runHooks{}, components)
+	return run(ctx, runHooks{}, DefaultGrace, components)
 }
 
-// runHooks are what tests replace: the signal source and os.Exit.
+// RunWithGrace is [Run] with grace instead of [DefaultGrace] as the longest
+// wait for the components once shutdown began. Panics if grace is not
+// positive.
+func RunWithGrace(ctx context.Context, grace time.Duration, components ...Component) error {
+	if grace <= 0 {
+		panic(fmt.Sprintf("lifecycle.RunWithGrace: grace must be > 0, got %v; use lifecycle.Run for the 30s default", grace))
+	}
+	return run(ctx, runHooks{}, grace, components)
+}
+
+// runHooks are what tests replace: the signal source, os.Exit and the
+// grace timer.
 type runHooks struct {
-	signals <-chan os.Signal // nil: SIGINT and SIGTERM from the OS
-	exit    func(code int)   // nil: os.Exit
+	signals <-chan os.Signal                     // nil: SIGINT and SIGTERM from the OS
+	exit    func(code int)                       // nil: os.Exit
+	after   func(time.Duration) <-chan time.Time // nil: time.After
 }
 
 // result is what a component goroutine hands back.
@@ -90,14 +134,21 @@ type result struct {
 	err   error
 }
 
-func run(ctx context.Context, hooks runHooks, components []Component) error {
+func run(ctx context.Context, hooks runHooks, grace time.Duration, components []Component) error {
 	for i, c := range components {
 		if c == nil {
 			panic(fmt.Sprintf("lifecycle.Run: component %d is nil; pass a non-nil Component", i))
 		}
 	}
-	if len(components) == 0 || ctx.Err() != nil {
+	if len(components) == 0 {
+		return ErrNoComponents
+	}
+	if ctx.Err() != nil {
 		return nil
+	}
+	after := hooks.after
+	if after == nil {
+		after = time.After
 	}
 	sigs := hooks.signals
 	if sigs == nil {
@@ -131,16 +182,32 @@ func run(ctx context.Context, hooks runHooks, components []Component) error {
 		signals   int
 		parent    = ctx.Done()
 		remaining = len(components)
+		running   = make([]bool, len(components))
+		graceEnd  <-chan time.Time // set when shutdown begins
 	)
+	for i := range running {
+		running[i] = true
+	}
 	stop := func(cause error) {
 		stopping = true
 		parent = nil
+		graceEnd = after(grace)
 		cancel(cause)
 	}
 	for remaining > 0 {
 		select {
+		case <-graceEnd:
+			var names []string
+			for i, r := range running {
+				if r {
+					names = append(names, strconv.Itoa(i))
+				}
+			}
+			errs = append(errs, fmt.Errorf("%w: %v after shutdown began, component(s) %s did not return", ErrStillRunning, grace, strings.Join(names, ", ")))
+			remaining = 0
 		case r := <-results:
 			remaining--
+			running[r.index] = false
 			switch {
 			case !stopping:
 				err := r.err

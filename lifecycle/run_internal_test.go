@@ -32,7 +32,7 @@ func TestRun_signalStartsCleanShutdown(t *testing.T) {
 			started := make(chan struct{})
 			done := make(chan error, 1)
 			go func() {
-				done <- run(context.Background(), fe.hooks(sigs), []Component{
+				done <- run(context.Background(), fe.hooks(sigs), DefaultGrace, []Component{
 					func(ctx context.Context) error {
 						close(started)
 						<-ctx.Done()
@@ -79,7 +79,7 @@ func TestRun_secondSignalExits(t *testing.T) {
 			fail := make(chan struct{})
 			done := make(chan error, 1)
 			go func() {
-				done <- run(context.Background(), fe.hooks(sigs), []Component{
+				done <- run(context.Background(), fe.hooks(sigs), DefaultGrace, []Component{
 					func(ctx context.Context) error { // stuck in its shutdown
 						<-ctx.Done()
 						close(stopping)

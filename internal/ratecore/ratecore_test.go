@@ -92,19 +92,20 @@ func counted(t *testing.T, r *sdkmetric.ManualReader) string {
 	if err := r.Collect(context.Background(), &rm); err != nil {
 		t.Fatal(err)
 	}
+	got := ""
 	for _, sm := range rm.ScopeMetrics {
 		for _, m := range sm.Metrics {
 			for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
 				d, _ := dp.Attributes.Value("chassis.decision")
 				l, _ := dp.Attributes.Value("chassis.limiter")
-				if l.AsString() != "redis" || sm.Scope.Name != "s" || m.Name != "chassis.ratelimit.decisions" {
+				if l.AsString() != "redis" || sm.Scope.Name != "s" || m.Name != "chassis.ratelimit.decisions" || got != "" {
 					t.Errorf("point %v in %s/%s", dp.Attributes, sm.Scope.Name, m.Name)
 				}
-				return d.AsString()
+				got = d.AsString()
 			}
 		}
 	}
-	return ""
+	return got
 }
 
 func TestLogThrottled(t *testing.T) {
