@@ -1,6 +1,7 @@
 package flags
 
 import (
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -155,4 +156,32 @@ func (f *flag) hasVariant(name string) bool {
 		}
 	}
 	return false
+}
+
+// A file over the size limit is rejected without being parsed.
+func TestFileTooLarge(t *testing.T) {
+	t.Parallel()
+	path := t.TempDir() + "/big.json"
+	data := make([]byte, maxDocumentSize+1)
+	for i := range data {
+		data[i] = ' '
+	}
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvider(FileSource(path), WithLogger(slog.New(slog.DiscardHandler)))
+	if st := p.Status(); !strings.Contains(st.LastError, "larger than the 16777216-byte limit") {
+		t.Errorf("Status().LastError = %q; want the size limit", st.LastError)
+	}
+}
+
+// Error messages quote the caller's flag key, bounded.
+func TestNotFoundMessageBounded(t *testing.T) {
+	t.Parallel()
+	p := NewProvider(FileSource("testdata/flags.json"), WithLogger(slog.New(slog.DiscardHandler)))
+	d := p.BooleanEvaluation(t.Context(), strings.Repeat("k", 10000)+"\n", false, nil)
+	msg := d.ResolutionDetail().ErrorMessage
+	if d.ResolutionDetail().ErrorCode != openfeature.FlagNotFoundCode || len(msg) > 200 || strings.Contains(msg, "\n") {
+		t.Errorf("error message = %q (%d bytes); want FLAG_NOT_FOUND with a short quoted key", msg, len(msg))
+	}
 }

@@ -36,8 +36,10 @@ const eventBuffer = 16
 // Evaluation reads an immutable snapshot of the flags through an atomic
 // pointer: it never blocks, not even during a reload, and allocates nothing
 // on success except for object flags, whose value is a fresh deep copy.
-// A Provider is safe for concurrent use. It starts no goroutines of its own:
-// the file is polled only while [Provider.Run] runs.
+// A Provider is safe for concurrent use; register it with one OpenFeature
+// API (it may serve several domains of that API). It starts no goroutines
+// of its own: the file is polled only while [Provider.Run] runs. The zero
+// Provider is not usable; build one with [NewProvider].
 type Provider struct {
 	src       Source
 	log       *slog.Logger

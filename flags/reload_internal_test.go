@@ -327,3 +327,26 @@ func TestReloadIgnoresStamp(t *testing.T) {
 		t.Errorf("Reload(truncated file) = %v; want an invalid JSON error", err)
 	}
 }
+
+// A Provider no SDK reads events from never blocks on them: events beyond
+// the buffer are dropped.
+func TestEventsDroppedWhenUnread(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "flags.json")
+	docs := []string{docV1, docV2}
+	if err := os.WriteFile(path, []byte(docV1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvider(FileSource(path), WithLogger(slog.New(slog.DiscardHandler)))
+	for i := range 3 * eventBuffer {
+		if err := os.WriteFile(path, []byte(docs[(i+1)%2]), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Reload(); err != nil {
+			t.Fatalf("Reload() = %v", err)
+		}
+	}
+	if n := len(p.EventChannel()); n != eventBuffer {
+		t.Errorf("%d events waiting; want the buffer full (%d) and the rest dropped", n, eventBuffer)
+	}
+}
