@@ -100,7 +100,9 @@ type Job struct {
 //
 // name identifies the job in logs, metrics (the chassis.job attribute),
 // health errors and lock keys, so it must come from a small fixed set
-// chosen by the program, such as "purge-notes". The options are described
+// chosen by the program, such as "purge-notes"; two jobs of one service
+// with the same name would share their metric series and their lock. The
+// options are described
 // with each; by default a failed run is logged and the job continues.
 //
 // Panics if name is empty, interval is not positive, fn is nil, or the
@@ -303,6 +305,10 @@ func (j *Job) tick(ctx context.Context) error {
 			j.skip(ctx, skipLocked, 1)
 			j.update(func(st *Status) { st.lastOK = j.now() })
 			return nil
+		case err == nil && lease == nil:
+			err = fmt.Errorf("tick: job %q: acquire lock: the Locker returned neither a lease nor an error", j.name)
+			j.fail(ctx, failLock, err)
+			return err
 		case err != nil:
 			err = fmt.Errorf("tick: job %q: acquire lock: %w", j.name, err)
 			j.fail(ctx, failLock, err)

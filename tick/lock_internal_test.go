@@ -128,3 +128,16 @@ func TestWithLockShutdownReleases(t *testing.T) {
 		t.Errorf("Run() = %v; want context.Canceled", err)
 	}
 }
+
+// nilLocker is a broken Locker that returns neither a lease nor an error.
+type nilLocker struct{}
+
+func (nilLocker) Acquire(context.Context, string) (Lease, error) { return nil, nil }
+
+func TestBrokenLocker(t *testing.T) {
+	h := start(t, every10(WithLock(nilLocker{})))
+	h.expectTimer(t0.Add(10 * sec)) // fn never ran: the tick failed
+	if got := h.metrics(); got.failures["lock"] != 1 || got.runs != 0 {
+		t.Errorf("metrics failures[lock] = %d, runs = %d; want 1, 0", got.failures["lock"], got.runs)
+	}
+}

@@ -62,9 +62,12 @@ func (p ErrorPolicy) String() string {
 
 // OnError sets what the job does after a failed run: [Continue] (the
 // default), [BackOff] or [Stop]. A run fails when fn returns an error or
-// panics, when it overruns its [Timeout], when its lease is lost, or when
-// the lock cannot be asked for (the lock service is unreachable). A tick
-// passed over because another replica holds the lock is not a failure.
+// panics (including the error it returns after its context ended because
+// of its [Timeout] or a lost lease), or when the lock cannot be asked for
+// (the lock service is unreachable). A run whose fn returns nil succeeded,
+// even if its lease was lost meanwhile. A run ended by the cancellation of
+// Run's context is neither. A tick passed over because another replica
+// holds the lock is not a failure.
 // Panics if p is not one of the three policies.
 func OnError(p ErrorPolicy) Option {
 	if p > Stop {

@@ -19,6 +19,10 @@ import (
 // checks its connection.
 const pingInterval = time.Second
 
+// acquireTimeout bounds Acquire: waiting for a pooled connection, dialing
+// one, and the lock query.
+const acquireTimeout = 10 * time.Second
+
 // keyPrefix is prepended to the job name before hashing, so that the keys
 // of tick jobs are unlikely to collide with advisory locks the application
 // takes for other reasons.
@@ -37,7 +41,8 @@ type Locker struct {
 // for it in db.SetMaxOpenConns. db should use the pgx driver
 // (github.com/jackc/pgx/v5/stdlib), which lets a lease notice at once that
 // its connection dropped; with another driver the lease pings its
-// connection every second instead. Panics if db is nil.
+// connection every second instead (which notices a drop only if the driver
+// implements driver.Pinger). Panics if db is nil.
 func New(db *sql.DB) *Locker {
 	if db == nil {
 		panic("pglock.New: db is nil; pass the *sql.DB of the PostgreSQL database the replicas share")
@@ -67,7 +72,8 @@ const lockQuery = `SELECT CASE WHEN pg_try_advisory_lock($1) THEN txid_current()
 // connection of its own if no session holds it, and returns a lease whose
 // fencing token is a transaction id of the holding session; it returns an
 // error matching [tick.ErrLocked] if another session holds it, and another
-// error if the database cannot be reached or ctx ends first.
+// error if the database cannot be reached within 10s (a pool wait and
+// dial included) or ctx ends first.
 //
 // The lease holds the connection, and a goroutine watches it, until
 // Release. If the connection drops (the server terminated the backend, the
@@ -75,6 +81,8 @@ const lockQuery = `SELECT CASE WHEN pg_try_advisory_lock($1) THEN txid_current()
 // then ended the session and so released the lock.
 func (l *Locker) Acquire(ctx context.Context, name string) (tick.Lease, error) {
 	key := Key(name)
+	ctx, cancel := context.WithTimeout(ctx, acquireTimeout)
+	defer cancel()
 	conn, err := l.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("pglock: acquire %q: %w", name, err)
