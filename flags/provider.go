@@ -52,8 +52,10 @@ type Provider struct {
 	okAttrs   metric.AddOption
 	failAttrs metric.AddOption
 
-	// newTicker is the ticker Run polls on; a white-box test replaces it.
+	// newTicker is the ticker Run polls on, and afterPoll (nil in
+	// production) is called by Run after each poll; white-box tests set them.
 	newTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
+	afterPoll func()
 
 	mu        sync.Mutex // serializes loads; guards the fields below
 	stamp     fileStamp  // of the file content last read; zero after a read error
@@ -252,6 +254,9 @@ func (p *Provider) Run(ctx context.Context) error {
 			return nil
 		case <-ticks:
 			p.poll()
+			if p.afterPoll != nil {
+				p.afterPoll()
+			}
 		}
 	}
 }

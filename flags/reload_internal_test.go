@@ -40,6 +40,7 @@ type reloadRig struct {
 	client  *openfeature.Client
 	events  chan openfeature.EventDetails // PROVIDER_CONFIGURATION_CHANGED, _ERROR and _READY, in order
 	ticks   chan time.Time
+	polled  chan struct{}
 	stopped chan struct{}
 	logs    *logBuffer
 }
@@ -74,6 +75,7 @@ func newReloadRig(t *testing.T, content string) *reloadRig {
 		reader:  sdkmetric.NewManualReader(),
 		events:  make(chan openfeature.EventDetails, 64),
 		ticks:   make(chan time.Time),
+		polled:  make(chan struct{}),
 		stopped: make(chan struct{}),
 		logs:    &logBuffer{},
 	}
@@ -88,6 +90,7 @@ func newReloadRig(t *testing.T, content string) *reloadRig {
 		}
 		return r.ticks, func() { close(r.stopped) }
 	}
+	r.p.afterPoll = func() { r.polled <- struct{}{} }
 	api := isolated.NewAPI()
 	t.Cleanup(func() { _ = api.Shutdown(context.Background()) })
 	var mu sync.Mutex // the SDK calls handlers on goroutines of its own
@@ -130,12 +133,10 @@ func (r *reloadRig) touch() {
 	}
 }
 
-// tick makes Run poll once and returns after the poll has finished: Run
-// takes the second tick only once it is done with the first, and that second
-// poll finds nothing new.
+// tick makes Run poll once and returns after the poll has finished.
 func (r *reloadRig) tick() {
 	r.ticks <- time.Time{}
-	r.ticks <- time.Time{}
+	<-r.polled
 }
 
 // next returns the next provider event of type et, skipping READY events the
