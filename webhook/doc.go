@@ -16,8 +16,8 @@
 // tolerance (5 minutes) from its clock and ids it has already accepted in
 // that window, and answers 401 problem+json to anything else. The handler
 // gets the body intact. A replay cache per process suffices for one
-// replica; with several, plug a shared [ReplayCache] (SET NX PX on Redis) in
-// with [WithReplayCache]. Handlers should still treat webhook-id as an
+// replica; with several, plug the shared one of webhook/redisreplay (SET NX
+// PX on Redis) in with [WithReplayCache]. Handlers should still treat webhook-id as an
 // idempotency key: a sender retries a message whose answer it did not get,
 // possibly after the window.
 //

@@ -29,7 +29,7 @@ const maxIDLength = 256
 // ReplayCache remembers the ids of the messages [Verifier.Middleware]
 // accepted, so that a captured message cannot be replayed while its
 // timestamp is still within tolerance. [MemoryReplayCache] serves one
-// replica; a shared one (Redis SET NX PX) serves several. Implementations
+// replica; webhook/redisreplay's, on Redis, serves several. Implementations
 // must be safe for concurrent use.
 type ReplayCache interface {
 	// Claim records id until expires and reports whether it was new. An

@@ -169,7 +169,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 
 // Send delivers msg to ep, retrying failed attempts on the Sender's
 // schedule, each attempt signed afresh (new timestamp, same webhook-id).
-// Any 2xx is success. It stops early on a permanent failure (410 Gone, a
+// Any 2xx is success; any other status (3xx and 4xx included, as the
+// receiver may be misconfigured for a while) or a network error is retried,
+// except that it stops early on a permanent failure (410 Gone, a
 // forbidden destination: see [Permanent]) and returns a *DeliveryError for
 // it and for the last failure when the schedule is exhausted.
 //

@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -150,14 +151,7 @@ func TestSend(t *testing.T) {
 	}
 }
 
-func containsQuery(s string) bool {
-	for i := 0; i+6 <= len(s); i++ {
-		if s[i:i+6] == "secret" {
-			return true
-		}
-	}
-	return false
-}
+func containsQuery(s string) bool { return strings.Contains(s, "token=") }
 
 // TestSSRF checks the default transport refuses loopback, including through
 // a host name (the check runs at dial time on the resolved address), and
