@@ -351,3 +351,50 @@ func TestEventsDroppedWhenUnread(t *testing.T) {
 		t.Errorf("%d events waiting; want the buffer full (%d) and the rest dropped", n, eventBuffer)
 	}
 }
+
+// Evaluations running during reloads see one whole snapshot or the other:
+// the value and the variant always agree.
+func TestEvaluateDuringReload(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "flags.json")
+	if err := os.WriteFile(path, []byte(docV1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvider(FileSource(path), WithLogger(slog.New(slog.DiscardHandler)))
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d := p.BooleanEvaluation(context.Background(), "a", false, nil)
+				if (d.Value && d.Variant != "on") || (!d.Value && d.Variant != "off") || d.Error() != nil {
+					t.Errorf("BooleanEvaluation(a) = %+v; want on/true or off/false", d)
+					return
+				}
+			}
+		})
+	}
+	for i := range 200 {
+		doc := docV1
+		if i%2 == 0 {
+			doc = docV2
+		}
+		tmp := path + ".tmp" // written atomically, as the package documentation asks
+		if err := os.WriteFile(tmp, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Reload(); err != nil {
+			t.Fatalf("Reload() = %v", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
