@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/respwrite"
 	"github.com/chassis-go/chassis/problem"
 )
 
@@ -95,8 +96,9 @@ var (
 //   - otherwise next's response. If next answers 5xx or panics, the id is
 //     forgotten so the sender's retry is accepted; the panic propagates.
 //
-// next reads the original body, intact, from r.Body (and GetBody), and gets
-// w unwrapped. The middleware starts no goroutines; replay-cache calls use
+// next reads the original body, intact, from r.Body (and GetBody); its
+// ResponseWriter keeps Flush, Hijack, ReadFrom and Unwrap (internal
+// respwrite), so http.ResponseController works behind it. The middleware starts no goroutines; replay-cache calls use
 // the request's context, except Forget, which is detached from its
 // cancellation. Panics if an option is invalid.
 func (v *Verifier) Middleware(opts ...MiddlewareOption) func(http.Handler) http.Handler {
@@ -150,16 +152,16 @@ func (v *Verifier) serve(o middlewareOptions, next http.Handler, w http.Response
 		return
 	}
 	r = withBody(r, body)
-	sw := &statusWriter{ResponseWriter: w}
+	rw := respwrite.New(w)
 	ok := false
 	defer func() {
-		if !ok || sw.status >= 500 {
+		if !ok || rw.Status() >= 500 {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
 			defer cancel()
 			_ = o.cache.Forget(ctx, id)
 		}
 	}()
-	next.ServeHTTP(sw, r)
+	next.ServeHTTP(rw, r)
 	ok = true
 }
 
@@ -187,31 +189,6 @@ func withBody(r *http.Request, body []byte) *http.Request {
 	r2.ContentLength = int64(len(body))
 	return r2
 }
-
-// statusWriter notes the status next sends. It is not a general wrapper:
-// it only watches WriteHeader and Write, and Unwrap gives
-// http.ResponseController the real writer for Flush, Hijack and deadlines.
-type statusWriter struct {
-	http.ResponseWriter
-	status int
-}
-
-func (w *statusWriter) WriteHeader(code int) {
-	if w.status == 0 && code >= 200 {
-		w.status = code
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *statusWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		w.status = http.StatusOK
-	}
-	return w.ResponseWriter.Write(p)
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // MemoryReplayCache is a [ReplayCache] in process memory, bounded to MaxIDs
 // unexpired ids. Build one with [NewMemoryReplayCache]; the zero value is not

@@ -240,13 +240,15 @@ func TestMiddlewareFlush(t *testing.T) {
 	v, _ := webhook.NewVerifier(vecSecret)
 	v = v.WithClock(fakeclock.New(vecTime).Now)
 	var err error
+	var isFlusher bool
 	h := v.Middleware()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, isFlusher = w.(http.Flusher)
 		err = http.NewResponseController(w).Flush()
 	}))
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, signed(t, vecSecret, "m", vecTime, "x"))
-	if err != nil || !w.Flushed {
-		t.Errorf("Flush behind the middleware: %v, flushed %v; want nil, true", err, w.Flushed)
+	if err != nil || !w.Flushed || !isFlusher {
+		t.Errorf("Flush behind the middleware: %v, flushed %v, http.Flusher %v; want nil, true, true", err, w.Flushed, isFlusher)
 	}
 }
 
