@@ -12,7 +12,8 @@ import (
 	"github.com/caarlos0/env/v11"
 )
 
-// Option configures [Load] and [MustLoad].
+// Option configures [Load], [MustLoad] and [Redacted]. A nil Option is
+// ignored.
 type Option func(*options)
 
 type options struct {
@@ -79,7 +80,9 @@ func MustLoad[T any](opts ...Option) T {
 func load(ptr any, opts []Option) error {
 	o := options{}
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt(&o)
+		}
 	}
 	if o.env == nil {
 		o.env = env.ToMap(os.Environ())
@@ -154,11 +157,19 @@ func parseLeaf(l leaf, o *options, secret bool, fe func(rule, msg string, err er
 			tag.WriteString(" " + name + ":" + strconv.Quote(v))
 		}
 	}
+	environ := o.env
+	if isList(l.sf.Type) && l.ownKey != "" {
+		var fe2 []FieldError
+		if environ, fe2 = cleanList(l, environ, secret, fe); fe2 != nil {
+			return fe2
+		}
+	}
 	st := reflect.StructOf([]reflect.StructField{{Name: l.sf.Name, Type: l.sf.Type, Tag: reflect.StructTag(tag.String())}})
 	holder := reflect.New(st)
 	raw := l.sf.Tag.Get("envDefault") // what env/v11 used if OnSet is not called
 	err := env.ParseWithOptions(holder.Interface(), env.Options{
-		Environment: o.env,
+		Environment: environ,
+		FuncMap:     wordParsers(l.sf.Type),
 		Prefix:      l.prefix,
 		OnSet: func(_ string, value any, _ bool) {
 			raw, _ = value.(string)
@@ -180,6 +191,77 @@ func parseLeaf(l leaf, o *options, secret bool, fe func(rule, msg string, err er
 		problems = append(problems, translate(e, l, raw, secret, fe))
 	}
 	return problems
+}
+
+// isList reports whether t (or *t) is a slice that env/v11 splits on
+// envSeparator, as opposed to a type that parses itself.
+func isList(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Slice && !reflect.PointerTo(t).Implements(textUnmarshalerType)
+}
+
+// cleanList applies the list rules to the field's variable (or, when it is
+// unset or empty, to its envDefault, which env/v11 then uses): each element
+// is trimmed of surrounding spaces, and an empty element (",,", a leading
+// or trailing separator) is an error. It returns env, or a copy with the
+// cleaned value when trimming changed it.
+func cleanList(l leaf, environ map[string]string, secret bool, fe func(rule, msg string, err error) FieldError) (map[string]string, []FieldError) {
+	key := l.prefix + l.ownKey
+	v, set := environ[key]
+	if !set || v == "" {
+		v, set = l.sf.Tag.Lookup("envDefault")
+		if !set || v == "" {
+			return environ, nil
+		}
+	}
+	sep := l.sf.Tag.Get("envSeparator")
+	if sep == "" {
+		sep = ","
+	}
+	parts := strings.Split(v, sep)
+	for i, p := range parts {
+		if parts[i] = strings.TrimSpace(p); parts[i] == "" {
+			shown := quoteShort(v) + " has"
+			if secret {
+				shown = "secret list has"
+			}
+			return nil, []FieldError{fe(RuleParse, fmt.Sprintf("%s an empty element %d; remove the extra %q", shown, i, sep), nil)}
+		}
+	}
+	cleaned := strings.Join(parts, sep)
+	if cleaned == v {
+		return environ, nil
+	}
+	c := maps.Clone(environ)
+	c[key] = cleaned
+	return c, nil
+}
+
+// wordParsers returns env/v11 parsers that read int and uint (and named
+// types of those kinds) at their full width: env/v11 parses them as 32-bit
+// numbers even where int is 64 bits. Nil when t holds no such type.
+func wordParsers(t reflect.Type) map[reflect.Type]env.ParserFunc {
+	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice {
+		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(textUnmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Int:
+		return map[reflect.Type]env.ParserFunc{t: func(v string) (any, error) {
+			n, err := strconv.ParseInt(v, 10, strconv.IntSize)
+			return reflect.ValueOf(n).Convert(t).Interface(), err
+		}}
+	case reflect.Uint:
+		return map[reflect.Type]env.ParserFunc{t: func(v string) (any, error) {
+			n, err := strconv.ParseUint(v, 10, strconv.IntSize)
+			return reflect.ValueOf(n).Convert(t).Interface(), err
+		}}
+	}
+	return nil
 }
 
 // translate turns an env/v11 error into a FieldError whose message never

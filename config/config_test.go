@@ -184,7 +184,7 @@ func TestLoadParseErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"int", map[string]string{"PORT": "80a"}, "PORT", `"80a" is not a valid int: invalid syntax`},
-		{"int range", map[string]string{"PORT": "99999999999"}, "PORT", `"99999999999" is not a valid int: value out of range`},
+		{"int range", map[string]string{"PORT": "99999999999999999999"}, "PORT", `"99999999999999999999" is not a valid int: value out of range`},
 		{"bool", map[string]string{"DEBUG": "yes please"}, "DEBUG", `"yes please" is not a valid bool`},
 		{"float", map[string]string{"RATIO": "half"}, "RATIO", `"half" is not a valid float64`},
 		{"duration", map[string]string{"TIMEOUT": "5 parsecs"}, "TIMEOUT", `"5 parsecs" is not a valid time.Duration`},

@@ -51,6 +51,9 @@ type walker struct {
 	env   map[string]string
 	load  bool
 	visit func(l leaf)
+	// probing holds the struct types whose wanted check is in progress, so
+	// that a recursive type (type Node struct{ Next *Node }) ends.
+	probing map[reflect.Type]bool
 }
 
 var (
@@ -119,7 +122,7 @@ func (w *walker) walkStruct(v reflect.Value, prefix, path string) {
 				w.walkList(f, inner, name)
 			case !f.IsNil(): // pointer to struct
 				w.walkStruct(f.Elem(), inner, name)
-			case w.load && hasOpt(opts, "init"):
+			case w.load && (hasOpt(opts, "init") || w.wanted(ft.Elem(), inner)):
 				f.Set(reflect.New(ft.Elem()))
 				w.walkStruct(f.Elem(), inner, name)
 			}
@@ -134,6 +137,34 @@ func (w *walker) walkStruct(v reflect.Value, prefix, path string) {
 		}
 		w.visit(leaf{v: f, sf: sf, path: name, prefix: prefix, key: key, ownKey: ownKey, tagOpts: opts})
 	}
+}
+
+// wanted reports whether a nil pointer to the struct type t, whose fields
+// are read with prefix, must be allocated and loaded although its field has
+// no env:",init": one of its variables (at any depth) is set, even to "".
+// A pointer group is optional: present when configured, and then checked
+// in full (its required fields included), nil when none of its variables
+// is set.
+func (w *walker) wanted(t reflect.Type, prefix string) bool {
+	if w.probing[t] {
+		return false // a recursive type: the outer probe decides
+	}
+	if w.probing == nil {
+		w.probing = map[reflect.Type]bool{}
+	}
+	w.probing[t] = true
+	defer delete(w.probing, t)
+	found := false
+	probe := walker{env: w.env, load: true, probing: w.probing, visit: func(l leaf) {
+		if found || l.group {
+			return
+		}
+		if _, set := w.env[l.key]; set && l.key != "" {
+			found = true
+		}
+	}}
+	probe.walkStruct(reflect.New(t).Elem(), prefix, "")
+	return found
 }
 
 // isStructList reports whether t is []S or *[]S for a group type S.
