@@ -185,3 +185,38 @@ func TestNotFoundMessageBounded(t *testing.T) {
 		t.Errorf("error message = %q (%d bytes); want FLAG_NOT_FOUND with a short quoted key", msg, len(msg))
 	}
 }
+
+// A path that is not a regular file is an error, never a blocking read.
+func TestNotARegularFile(t *testing.T) {
+	t.Parallel()
+	p := NewProvider(FileSource(t.TempDir()), WithLogger(slog.New(slog.DiscardHandler)))
+	if st := p.Status(); !strings.Contains(st.LastError, "is not a regular file") {
+		t.Errorf("Status().LastError = %q; want not a regular file", st.LastError)
+	}
+}
+
+// A file reached through a symbolic link is reloaded when the link is
+// switched to another file, as Kubernetes does for mounted ConfigMaps.
+func TestSymlinkSwitch(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for name, doc := range map[string]string{"v1.json": docV1, "v2.json": docV2} {
+		if err := os.WriteFile(dir+"/"+name, []byte(doc), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("v1.json", dir+"/flags.json"); err != nil {
+		t.Fatal(err)
+	}
+	p := NewProvider(FileSource(dir+"/flags.json"), WithLogger(slog.New(slog.DiscardHandler)))
+	if err := os.Symlink("v2.json", dir+"/next"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir+"/next", dir+"/flags.json"); err != nil {
+		t.Fatal(err)
+	}
+	p.poll()
+	if st := p.Status(); st.Flags != 3 || st.LastError != "" {
+		t.Errorf("Status() after the link switch = %+v; want the 3 flags of v2", st)
+	}
+}

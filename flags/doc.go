@@ -108,7 +108,8 @@
 // load that changed flags sends PROVIDER_CONFIGURATION_CHANGED naming them.
 // Write the file atomically (write a temporary file, then rename it), or a
 // poll may read it half-written; that load is rejected and the next poll
-// picks up the complete file.
+// picks up the complete file. Symbolic links are followed, so a Kubernetes
+// ConfigMap mounted as a volume reloads when its link is switched.
 //
 // # Telemetry
 //

@@ -68,11 +68,17 @@ type fileStamp struct {
 	size int64
 }
 
-// stat returns the file's stamp.
+// stat returns the file's stamp. It follows symbolic links, so a file
+// replaced by switching a link (as Kubernetes does for mounted ConfigMaps)
+// is seen as changed. Anything but a regular file is an error: reading a
+// named pipe or a device could block the reload forever.
 func (s Source) stat() (fileStamp, error) {
 	fi, err := os.Stat(s.path)
 	if err != nil {
 		return fileStamp{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return fileStamp{}, fmt.Errorf("%s is not a regular file (mode %v)", s.path, fi.Mode().Type())
 	}
 	return fileStamp{mod: fi.ModTime(), size: fi.Size()}, nil
 }
