@@ -16,9 +16,8 @@ import (
 	"github.com/chassis-go/chassis/call"
 )
 
-// DefaultSchedule is the wait before each retry of [Sender.Send] (the
-// schedule of the Standard Webhooks reference service): 8 attempts over
-// about 27 hours.
+// defaultSchedule is the wait before each retry without WithSchedule, the
+// schedule Standard Webhooks suggests: 8 attempts over about 27 hours.
 var defaultSchedule = []time.Duration{
 	5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
 }

@@ -230,3 +230,42 @@ func TestNext(t *testing.T) {
 		}
 	}
 }
+
+// TestSendBreaker checks the client's per-host breaker spares a failing
+// endpoint: an attempt while it is open fails fast (nothing sent) and is
+// retried on the schedule, and the probe after OpenTimeout delivers.
+func TestSendBreaker(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Now())
+	c := call.New(call.WithTransport(webhook.NewTransport(webhook.AllowLoopback())), call.WithClock(clock.Now),
+		call.WithBreaker(call.BreakerPolicy{ConsecutiveFailures: 1, OpenTimeout: 30 * time.Second}))
+	defer c.CloseIdleConnections()
+	s := webhook.NewSender(c, webhook.WithClock(clock.Now), webhook.WithSchedule(time.Second, time.Minute))
+	var errs []error
+	webhook.SetWait(s, func(ctx context.Context, d time.Duration) error { clock.Advance(d); return nil })
+	rcv, url := newScripted(t, clock, 500)
+	ep := webhook.Endpoint{URL: url, Secrets: []string{vecSecret}}
+	for range 3 { // the attempts Send would make, observed one by one
+		err := s.Attempt(context.Background(), ep, msg)
+		errs = append(errs, err)
+		if err == nil {
+			break
+		}
+		d, _ := s.Next(len(errs), err)
+		clock.Advance(d)
+	}
+	if len(errs) != 3 || errs[2] != nil || !errors.Is(errs[1], call.ErrCircuitOpen) {
+		t.Fatalf("attempts = %v; want a 500, then ErrCircuitOpen, then success", errs)
+	}
+	if len(rcv.ids) != 2 {
+		t.Errorf("receiver got %d deliveries; want 2 (none while the breaker was open)", len(rcv.ids))
+	}
+	// Send end to end, against an endpoint that keeps failing: the breaker
+	// fails the attempts fast and Send reports the last.
+	_, down := newScripted(t, clock, 500, 500, 500)
+	err := s.Send(context.Background(), webhook.Endpoint{URL: down, Secrets: []string{vecSecret}}, msg)
+	var de *webhook.DeliveryError
+	if !errors.As(err, &de) || de.Attempts != 3 {
+		t.Errorf("Send to a failing endpoint = %v; want a DeliveryError after 3 attempts", err)
+	}
+}
