@@ -18,7 +18,7 @@ import (
 	"github.com/chassis-go/chassis/tick/redislock"
 )
 
-func newLocker(b *backend, c *redis.Client) *redislock.Locker {
+func newLocker(b *backend, c redis.UniversalClient) *redislock.Locker {
 	return redislock.New(c, redislock.WithPrefix(b.prefix), redislock.WithTTL(b.ttl))
 }
 
@@ -204,21 +204,29 @@ func TestDeadHolderTakeover(t *testing.T) {
 
 // Losing Redis cancels the run in progress at once, with ErrLeaseLost.
 func TestFaultCancelsRun(t *testing.T) {
-	faults := map[string]func(b *backend, c *redis.Client){
-		"client closed": func(_ *backend, c *redis.Client) { _ = c.Close() },
-		"server down": func(b *backend, _ *redis.Client) {
-			if b.mr != nil {
-				b.mr.Close()
+	faults := []struct {
+		name string
+		// setup returns the client the holder uses and the fault to inject.
+		setup func(t *testing.T, b *backend) (redis.UniversalClient, func())
+	}{
+		{"client closed", func(t *testing.T, b *backend) (redis.UniversalClient, func()) {
+			c := b.client(t)
+			return c, func() { _ = c.Close() }
+		}},
+		{"network cut", func(t *testing.T, b *backend) (redis.UniversalClient, func()) {
+			if len(b.addrs) > 1 {
+				t.Skip("a cluster client dials the nodes it learns from the cluster, past any proxy; the redis and miniredis subtests cut the network")
 			}
-		},
+			p := newProxy(t, b.addrs[0])
+			c := redis.NewClient(&redis.Options{Addr: p.addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
+			t.Cleanup(func() { _ = c.Close() })
+			return c, p.cut
+		}},
 	}
-	for name, fault := range faults {
-		t.Run(name, func(t *testing.T) {
+	for _, fc := range faults {
+		t.Run(fc.name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, b *backend) {
-				if name == "server down" && b.mr == nil {
-					t.Skip("the shared real Redis is not stopped; the client-closed case covers it")
-				}
-				c := b.client(t)
+				c, fault := fc.setup(t, b)
 				failed := make(chan slog.Record, 1)
 				entered := make(chan context.Context)
 				job := tick.Every("job", time.Hour, func(ctx context.Context) error {
@@ -230,7 +238,7 @@ func TestFaultCancelsRun(t *testing.T) {
 				done := make(chan error, 1)
 				go func() { done <- job.Run(ctx) }()
 				runCtx := <-entered
-				fault(b, c)
+				fault()
 				select {
 				case <-runCtx.Done():
 				case <-time.After(guard):
