@@ -33,6 +33,16 @@
 // "\u005f_proto__", "__Proto__" and "con\u017ftructor" (with a long s) are
 // all caught. Values are never compared: {"note": "__proto__"} is fine.
 //
+// Near misses are allowed on purpose: a key is denied exactly when
+// encoding/json would decode it into a struct field named by the deny key.
+// "__proto__\u0000" (a trailing NUL), "＿＿proto＿＿" (fullwidth low
+// lines), fullwidth letters, zero-width characters and surrounding spaces
+// all name another property, for encoding/json and for JavaScript engines
+// alike, which compare property names exactly; normalizing them (NFKC,
+// stripping controls) would reject legitimate keys without stopping any
+// attack on those consumers. If a consumer of the documents normalizes
+// keys itself, add the forms it maps to a deny key to [Limits].DenyKeys.
+//
 // # What is guaranteed
 //
 // The validator is a small hand-written state machine that reads each byte
