@@ -173,52 +173,42 @@ func (p *Provider) emit(t openfeature.EventType, d openfeature.ProviderEventDeta
 // [openfeature.FeatureProvider]. See the package documentation for reasons
 // and error codes.
 func (p *Provider) BooleanEvaluation(_ context.Context, key string, def bool, fc openfeature.FlattenedContext) openfeature.BoolResolutionDetail {
-	o := p.resolve(key, kindBool, fc)
-	if o.v != nil {
-		def = o.v.b
-	}
-	return openfeature.BoolResolutionDetail{Value: def, ProviderResolutionDetail: o.detail}
+	return evaluate(p, key, kindBool, def, fc, func(v *variant) bool { return v.b })
 }
 
 // StringEvaluation evaluates a string flag; it implements
 // [openfeature.FeatureProvider].
 func (p *Provider) StringEvaluation(_ context.Context, key string, def string, fc openfeature.FlattenedContext) openfeature.StringResolutionDetail {
-	o := p.resolve(key, kindString, fc)
-	if o.v != nil {
-		def = o.v.s
-	}
-	return openfeature.StringResolutionDetail{Value: def, ProviderResolutionDetail: o.detail}
+	return evaluate(p, key, kindString, def, fc, func(v *variant) string { return v.s })
 }
 
 // FloatEvaluation evaluates a number flag (an integer flag reads as a float
 // too); it implements [openfeature.FeatureProvider].
 func (p *Provider) FloatEvaluation(_ context.Context, key string, def float64, fc openfeature.FlattenedContext) openfeature.FloatResolutionDetail {
-	o := p.resolve(key, kindFloat, fc)
-	if o.v != nil {
-		def = o.v.f
-	}
-	return openfeature.FloatResolutionDetail{Value: def, ProviderResolutionDetail: o.detail}
+	return evaluate(p, key, kindFloat, def, fc, func(v *variant) float64 { return v.f })
 }
 
 // IntEvaluation evaluates an integer flag (one whose variants are all
 // integers); it implements [openfeature.FeatureProvider].
 func (p *Provider) IntEvaluation(_ context.Context, key string, def int64, fc openfeature.FlattenedContext) openfeature.IntResolutionDetail {
-	o := p.resolve(key, kindInt, fc)
-	if o.v != nil {
-		def = o.v.i
-	}
-	return openfeature.IntResolutionDetail{Value: def, ProviderResolutionDetail: o.detail}
+	return evaluate(p, key, kindInt, def, fc, func(v *variant) int64 { return v.i })
 }
 
 // ObjectEvaluation evaluates an object flag (JSON objects or arrays); it
 // implements [openfeature.FeatureProvider]. The value is a deep copy
 // (map[string]any or []any, numbers as float64) that the caller may modify.
 func (p *Provider) ObjectEvaluation(_ context.Context, key string, def any, fc openfeature.FlattenedContext) openfeature.InterfaceResolutionDetail {
-	o := p.resolve(key, kindObject, fc)
+	return evaluate(p, key, kindObject, def, fc, func(v *variant) any { return deepCopy(v.obj) })
+}
+
+// evaluate resolves key as want and returns the variant's value, read by
+// value, or def when no variant applies.
+func evaluate[T any](p *Provider, key string, want kind, def T, fc openfeature.FlattenedContext, value func(*variant) T) openfeature.GenericResolutionDetail[T] {
+	o := p.resolve(key, want, fc)
 	if o.v != nil {
-		def = deepCopy(o.v.obj)
+		def = value(o.v)
 	}
-	return openfeature.InterfaceResolutionDetail{Value: def, ProviderResolutionDetail: o.detail}
+	return openfeature.GenericResolutionDetail[T]{Value: def, ProviderResolutionDetail: o.detail}
 }
 
 // Reload reads the source now, whatever its modification time, and returns

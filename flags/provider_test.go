@@ -52,39 +52,34 @@ type result struct {
 
 type evalFunc func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result
 
-func boolEval(flag string, def bool) evalFunc {
+// details is the shape of the SDK client's typed *ValueDetails methods.
+type details[T any] func(*openfeature.Client, context.Context, string, T, openfeature.EvaluationContext, ...openfeature.Option) (openfeature.GenericEvaluationDetails[T], error)
+
+func evalWith[T any](method details[T], flag string, def T) evalFunc {
 	return func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result {
-		d, _ := c.BooleanValueDetails(ctx, flag, def, ec)
+		d, _ := method(c, ctx, flag, def, ec)
 		return result{d.Value, d.Reason, d.Variant, d.ErrorCode}
 	}
+}
+
+func boolEval(flag string, def bool) evalFunc {
+	return evalWith((*openfeature.Client).BooleanValueDetails, flag, def)
 }
 
 func stringEval(flag string, def string) evalFunc {
-	return func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result {
-		d, _ := c.StringValueDetails(ctx, flag, def, ec)
-		return result{d.Value, d.Reason, d.Variant, d.ErrorCode}
-	}
+	return evalWith((*openfeature.Client).StringValueDetails, flag, def)
 }
 
 func intEval(flag string, def int64) evalFunc {
-	return func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result {
-		d, _ := c.IntValueDetails(ctx, flag, def, ec)
-		return result{d.Value, d.Reason, d.Variant, d.ErrorCode}
-	}
+	return evalWith((*openfeature.Client).IntValueDetails, flag, def)
 }
 
 func floatEval(flag string, def float64) evalFunc {
-	return func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result {
-		d, _ := c.FloatValueDetails(ctx, flag, def, ec)
-		return result{d.Value, d.Reason, d.Variant, d.ErrorCode}
-	}
+	return evalWith((*openfeature.Client).FloatValueDetails, flag, def)
 }
 
 func objectEval(flag string, def any) evalFunc {
-	return func(ctx context.Context, c *openfeature.Client, ec openfeature.EvaluationContext) result {
-		d, _ := c.ObjectValueDetails(ctx, flag, def, ec)
-		return result{d.Value, d.Reason, d.Variant, d.ErrorCode}
-	}
+	return evalWith((*openfeature.Client).ObjectValueDetails, flag, def)
 }
 
 // The bucket of each targeting key for new-checkout (salt 2026-12, total 100)
