@@ -220,3 +220,32 @@ func TestSymlinkSwitch(t *testing.T) {
 		t.Errorf("Status() after the link switch = %+v; want the 3 flags of v2", st)
 	}
 }
+
+// FuzzEnvValue checks that no environment value makes the env parser or an
+// evaluation panic, and that every value loads (as JSON or as a string).
+func FuzzEnvValue(f *testing.F) {
+	for _, s := range []string{"true", "20", "0.5", "dark", `"true"`, `{"rps": 10}`, "null", "", "[1,", "1e999"} {
+		f.Add("NAME", s)
+	}
+	f.Fuzz(func(t *testing.T, name, value string) {
+		rs, err := parseEnv("P_", []string{"P_" + name + "=" + value})
+		if strings.Contains(name, "=") {
+			return // the value starts earlier; any outcome is fine
+		}
+		if name == "" {
+			if err == nil {
+				t.Fatal("parseEnv accepted a variable with no flag name")
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("parseEnv(P_%s=%q) = %v; want every value accepted", name, value, err)
+		}
+		p := &Provider{src: EnvSource("P_")}
+		p.cur.Store(rs)
+		for key := range rs.flags {
+			p.BooleanEvaluation(t.Context(), key, false, nil)
+			p.ObjectEvaluation(t.Context(), key, nil, nil)
+		}
+	})
+}

@@ -80,14 +80,15 @@
 //
 // # Reasons and errors
 //
-// Each evaluation reports an OpenFeature reason and, except on errors and
-// for environment flags, the variant's name:
+// Each evaluation reports an OpenFeature reason and, except on errors, for
+// disabled flags and for environment flags, the variant's name:
 //
 //   - STATIC: the flag has no rules and no rollout;
 //   - TARGETING_MATCH: a rule served its variant;
 //   - SPLIT: a rollout (a rule's or the flag's) chose the variant;
 //   - DEFAULT: the flag has rules, none matched, and it has no rollout;
-//   - DISABLED: the flag is "disabled"; the caller's default value is returned;
+//   - DISABLED: the flag is "disabled"; the caller's default value is returned
+//     (a type mismatch is still reported as one);
 //   - ERROR: the caller's default value is returned with an error code:
 //     FLAG_NOT_FOUND (no such flag), TYPE_MISMATCH (a boolean flag evaluated
 //     as a string, for example), TARGETING_KEY_MISSING (the flag needs a

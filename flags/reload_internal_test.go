@@ -266,10 +266,13 @@ func TestRunReloads(t *testing.T) {
 	if st := r.p.Status(); !strings.Contains(st.LastError, "no such file") || st.Flags != 3 {
 		t.Errorf("Status() with the file missing = %+v; want the error and v2 kept", st)
 	}
-	// It comes back with new content: loaded.
+	// It comes back with new content: READY, then the change.
 	r.write(docV1)
 	r.tick()
 	r.next(openfeature.ProviderReady)
+	if ev := r.next(openfeature.ProviderConfigChange); strings.Join(ev.FlagChanges, ",") != "a,c" {
+		t.Errorf("CONFIGURATION_CHANGED FlagChanges = %v; want [a c]", ev.FlagChanges)
+	}
 	if !r.bool("a") {
 		t.Error("a = false after the file came back as v1; want true")
 	}
