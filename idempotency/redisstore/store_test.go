@@ -23,45 +23,71 @@ import (
 )
 
 // backend is a Redis to test against: miniredis (whose clock tests can
-// move) or the real server at CHASSIS_REDIS_ADDR.
+// move), the real server at CHASSIS_REDIS_ADDR or the real cluster at
+// CHASSIS_REDIS_CLUSTER_ADDRS.
 type backend struct {
-	addr   string
-	mini   *miniredis.Miniredis // nil for the real Redis
+	addrs  []string
+	mini   *miniredis.Miniredis // nil for real servers
 	prefix string
 }
 
-func (b *backend) client(t *testing.T) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: b.addr, ContextTimeoutEnabled: true})
+// client returns a new client (a cluster client for several seeds), closed
+// at cleanup.
+func (b *backend) client(t *testing.T) redis.UniversalClient {
+	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: b.addrs, ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
 	return c
 }
 
-// forEachBackend runs f against miniredis and, when CHASSIS_REDIS_ADDR is
-// set, the real Redis, each with a unique key prefix (deleted at cleanup).
+// forEachBackend runs f against miniredis and against the real Redis and
+// Redis Cluster when CHASSIS_REDIS_ADDR and CHASSIS_REDIS_CLUSTER_ADDRS
+// (comma-separated seeds) are set, each with a unique key prefix whose keys
+// are deleted at cleanup. An unset variable skips that backend, except under
+// CI=true, where it fails the test.
 func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
 	t.Run("miniredis", func(t *testing.T) {
 		mr := miniredis.RunT(t)
-		f(t, &backend{addr: mr.Addr(), mini: mr, prefix: uniquePrefix()})
+		f(t, &backend{addrs: []string{mr.Addr()}, mini: mr, prefix: uniquePrefix()})
 	})
-	t.Run("redis", func(t *testing.T) {
-		addr := os.Getenv("CHASSIS_REDIS_ADDR")
-		if addr == "" {
-			t.Skip("CHASSIS_REDIS_ADDR is not set; the real-Redis half of this test did not run")
-		}
-		b := &backend{addr: addr, prefix: uniquePrefix()}
-		c := b.client(t)
-		t.Cleanup(func() {
-			ctx := context.Background()
-			iter := c.Scan(ctx, 0, b.prefix+"*", 1000).Iterator()
-			for iter.Next(ctx) {
-				c.Del(ctx, iter.Val())
+	for _, real := range []struct{ name, env string }{{"redis", "CHASSIS_REDIS_ADDR"}, {"cluster", "CHASSIS_REDIS_CLUSTER_ADDRS"}} {
+		t.Run(real.name, func(t *testing.T) {
+			v := os.Getenv(real.env)
+			if v == "" {
+				if os.Getenv("CI") == "true" {
+					t.Fatalf("%s is not set; CI must run these tests against the real server", real.env)
+				}
+				t.Skipf("%s is not set; the miniredis subtest ran instead", real.env)
 			}
+			b := &backend{addrs: strings.Split(v, ","), prefix: uniquePrefix()}
+			c := b.client(t)
+			t.Cleanup(func() { deleteKeys(t, c, b.prefix) })
+			f(t, b)
 		})
-		f(t, b)
-	})
+	}
 }
 
-func uniquePrefix() string { return fmt.Sprintf("chassis-test:%016x:", rand.Uint64()) }
+// deleteKeys deletes the keys under prefix, on every master of a cluster.
+func deleteKeys(t *testing.T, c redis.UniversalClient, prefix string) {
+	ctx := context.Background()
+	del := func(ctx context.Context, c *redis.Client) error {
+		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			c.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
+		}
+		return nil
+	}
+	switch c := c.(type) {
+	case *redis.ClusterClient:
+		_ = c.ForEachMaster(ctx, del)
+	case *redis.Client:
+		_ = del(ctx, c)
+	}
+}
+
+func uniquePrefix() string { return fmt.Sprintf("chassis-test:idem:%016x:", rand.Uint64()) }
 
 func TestStoreContract(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
