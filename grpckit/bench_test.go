@@ -22,7 +22,7 @@ import (
 // numbers show the chassis interceptors and the otelgrpc handler's own cost,
 // not an exporter's.
 func BenchmarkUnary(b *testing.B) {
-	otelOpts := []grpckit.Option{
+	otelOpts := []grpckit.ServerOption{
 		grpckit.WithTracerProvider(tracenoop.NewTracerProvider()),
 		grpckit.WithMeterProvider(noop.NewMeterProvider()),
 	}
@@ -48,6 +48,7 @@ func BenchmarkUnary(b *testing.B) {
 			return grpckit.ServerOptions(json, append(otelOpts, grpckit.WithRateLimit(grpckit.RateLimitConfig{
 				Limiter: limiter,
 				Key:     func(context.Context) (string, error) { return "k", nil },
+				Exempt:  func(string) bool { return false },
 			}))...)
 		}},
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"testing"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
@@ -29,7 +28,7 @@ func TestDialOptionsTracing(t *testing.T) {
 	t.Parallel()
 	prop := propagation.TraceContext{}
 	clientSpans, serverSpans := newSpanWaiter(), newSpanWaiter()
-	rec := newRecorder(false)
+	rec := newRecorder()
 	sopts := grpckit.ServerOptions(slog.New(rec),
 		grpckit.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(serverSpans))),
 		grpckit.WithPropagators(prop))
@@ -49,8 +48,8 @@ func TestDialOptionsTracing(t *testing.T) {
 		t.Errorf("server span parent = %v; want the client span %v", server.Parent(), client.SpanContext())
 	}
 	line := rec.waitFor(t, "grpc request", 1)[0]
-	if got := line.attrs["trace_id"].String(); got != client.SpanContext().TraceID().String() {
-		t.Errorf("access log trace_id = %q; want the client's %q", got, client.SpanContext().TraceID())
+	if got := line.attrs["ctx_trace_id"].String(); got != client.SpanContext().TraceID().String() {
+		t.Errorf("access log context's trace id = %q; want the client's %q", got, client.SpanContext().TraceID())
 	}
 }
 
@@ -145,7 +144,7 @@ func FuzzProblemFromStatus(f *testing.F) {
 func TestWithOTelOptionsFilter(t *testing.T) {
 	t.Parallel()
 	spans := newSpanWaiter()
-	rec := newRecorder(false)
+	rec := newRecorder()
 	sopts := grpckit.ServerOptions(slog.New(rec),
 		grpckit.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))),
 		grpckit.WithOTelOptions(otelgrpc.WithFilter(filters.Not(filters.HealthCheck()))))
@@ -160,13 +159,20 @@ func TestWithOTelOptionsFilter(t *testing.T) {
 	}
 }
 
-func TestDialOptionsRejectsServerOptions(t *testing.T) {
+// TestOptionTypes: server-only options are not DialOptions (giving one to
+// DialOptions does not compile), and the shared ones are both.
+func TestOptionTypes(t *testing.T) {
 	t.Parallel()
-	defer func() {
-		r := recover()
-		if s, ok := r.(string); !ok || !strings.HasPrefix(s, "grpckit.DialOptions: QuietMethods is a server option") {
-			t.Errorf("DialOptions(QuietMethods) panic = %v; want a grpckit.DialOptions message", r)
+	limit := grpckit.RateLimitConfig{Limiter: &fakeLimiter{}, Key: grpckit.KeyFromPeer()}
+	for name, o := range map[string]grpckit.ServerOption{
+		"QuietMethods":  grpckit.QuietMethods("/a/b"),
+		"WithRateLimit": grpckit.WithRateLimit(limit),
+	} {
+		if _, ok := o.(grpckit.DialOption); ok {
+			t.Errorf("%s is a DialOption; want a server-only option", name)
 		}
-	}()
-	grpckit.DialOptions(grpckit.QuietMethods("/a/b"))
+	}
+	// The shared options are both (checked by the compiler).
+	var _, _ grpckit.ServerOption = grpckit.WithTracerProvider(nil), grpckit.WithOTelOptions()
+	var _, _ grpckit.DialOption = grpckit.WithMeterProvider(nil), grpckit.WithPropagators(nil)
 }

@@ -12,9 +12,10 @@
 //		grpckit.WithRateLimit(grpckit.RateLimitConfig{
 //			Limiter: guard.NewMemoryLimiter(guard.PerSecond(50)),
 //			Key:     grpckit.KeyFromPeer(),
-//			Exempt:  func(m string) bool { return strings.HasPrefix(m, "/grpc.health.v1.Health/") },
+//			// Health methods are exempt by default (grpckit.HealthMethod).
 //		}),
-//		grpckit.QuietMethods(grpc_health_v1.Health_Check_FullMethodName),
+//		grpckit.QuietMethods(grpc_health_v1.Health_Check_FullMethodName,
+//			grpc_health_v1.Health_Watch_FullMethodName),
 //	)...)
 //	notespb.RegisterNotesServer(srv, notes)
 //	hs := grpckit.RegisterHealth(srv, checker)
@@ -22,7 +23,10 @@
 //	lis, err := net.Listen("tcp", ":9090")
 //	...
 //	err = lifecycle.Run(ctx,
-//		grpckit.Serve(srv, lis, grpckit.BeforeShutdown(hs.Shutdown), grpckit.DrainDelay(5*time.Second)),
+//		grpckit.Serve(srv, lis,
+//			lifecycle.BeforeShutdown(hs.Shutdown),
+//			lifecycle.DrainDelay(5*time.Second),
+//			lifecycle.ShutdownTimeout(10*time.Second)),
 //		hs.Run,
 //	)
 //
@@ -42,13 +46,14 @@
 //
 // # Interceptor order
 //
-// ServerOptions installs one unary and one stream interceptor that expand,
-// from the outside in, to
+// Rate limiting runs first, when grpc-go creates the stream (see Rate
+// limiting). Then ServerOptions installs one unary and one stream
+// interceptor that expand, from the outside in, to
 //
-//	AccessLog(StatusMapping(Recovery(RateLimit(yourInterceptors(handler)))))
+//	AccessLog(StatusMapping(Recovery(yourInterceptors(handler))))
 //
 // so that the access log and the otelgrpc span see the final code, including
-// Internal for a recovered panic and ResourceExhausted for a denial.
+// Internal for a recovered panic.
 //
 // # Access log
 //
@@ -58,24 +63,55 @@
 //	code      the status code sent, "OK", "NotFound" ...
 //	duration  time spent in the interceptors and handler
 //	peer      the peer's address, if known
-//	trace_id, span_id  the call's span, if valid, unless the logger's handler
-//	          adds them itself (a handler with a method AddsTraceContext() bool
-//	          that returns true, as logz's has)
 //	error     the handler's error text, before mapping (never sent to clients)
 //	panic     true if the handler panicked
+//
+// Every record is written with the call's context (logger.LogAttrs(ctx,
+// ...)), so a handler that correlates records with the span in the context,
+// such as logz's, adds trace_id and span_id; this package never adds them
+// itself, so they are never logged twice however the handler is wrapped.
 //
 // Calls ending with the codes OpenTelemetry counts as server errors (Unknown,
 // DeadlineExceeded, Unimplemented, Internal, Unavailable, DataLoss), and
 // panics, are logged at level Error; all others at Info, client errors
-// included. Metadata and messages are never logged.
+// included, and so are health Watch streams ended by a shutdown (their
+// Unavailable is the normal end of a stream). Metadata and messages are
+// never logged. Calls refused by rate limiting are logged too. Streams that
+// grpc-go itself refuses before any chassis code runs (beyond
+// MaxConcurrentStreams, a header list over MaxHeaderListSize, a malformed
+// request) are not: grpc-go offers no per-stream hook for them (the stats
+// handler sees connections, not refused streams).
 //
 // # Rate limiting
 //
 // WithRateLimit decides each call (each stream, once) with any guard.Limiter
 // for a key from the peer's IP (KeyFromPeer) or a metadata entry
-// (KeyFromMetadata). A denied call fails with ResourceExhausted whose status
-// details carry a google.rpc.RetryInfo with the delay to wait, which
-// gRPC clients can read with status.Convert(err).Details().
+// (KeyFromMetadata), when grpc-go creates the stream (grpc.InTapHandle):
+// before any message is read, so streams reset at once (HTTP/2 rapid reset)
+// or never half-closed are charged. A denied call fails with
+// ResourceExhausted whose status details carry a google.rpc.RetryInfo with
+// the delay to wait, which gRPC clients can read with
+// status.Convert(err).Details(). The methods of the standard health service
+// are exempt by default, so that a flood cannot fail the probes; a key
+// function's error is answered as guard.RateLimit answers it (the
+// *problem.Error it wraps, else InvalidArgument).
+//
+// # Transport limits
+//
+// ServerOptions sets grpc-go's transport limits to the equivalents of
+// httpkit.NewServer's (see the Default* constants): at most 250 concurrent
+// streams per connection, 64 KiB of headers, 10s for the connection
+// handshake, 1 MiB messages, idle connections closed after 120s and every
+// connection after 30m (+1m of grace for its streams). Pass grpc options
+// after ServerOptions' to override them.
+//
+// # Options
+//
+// Options for ServerOptions are ServerOptions and options for DialOptions
+// are DialOptions; the shared ones (WithTracerProvider, WithMeterProvider,
+// WithPropagators, WithOTelOptions) are both, so a server-only option given
+// to DialOptions does not compile. A nil option is ignored and a nil value
+// given to an option means the default (a nil provider is the global one).
 //
 // # Telemetry
 //
@@ -94,7 +130,15 @@
 // with the overall status "" and one service per check. Health.Run polls the
 // checker; when the Checker drains or Health.Shutdown is called, everything
 // turns NOT_SERVING and Watch streams end, so a graceful stop is not held up
-// by watchers.
+// by watchers. Watch refuses service names longer than 256 bytes with
+// InvalidArgument and keeps only the name, not the request, while it runs.
+//
+// # Serve
+//
+// Serve runs a *grpc.Server as a lifecycle.Component with lifecycle's drain
+// sequence and options (lifecycle.BeforeShutdown, lifecycle.DrainDelay,
+// lifecycle.ShutdownTimeout), the same as lifecycle.HTTP's, and returns
+// within DrainDelay + ShutdownTimeout + 1s whatever clients do.
 //
 // # Clients
 //

@@ -28,6 +28,10 @@ func ExampleWithRateLimit() {
 		grpckit.WithRateLimit(grpckit.RateLimitConfig{
 			Limiter: limiter,
 			Key:     grpckit.KeyFromMetadata("x-api-key"),
+			// The example's service is registered as the health service,
+			// whose methods are exempt by default (grpckit.HealthMethod);
+			// charge every call instead.
+			Exempt: func(string) bool { return false },
 		}))...)
 	healthpb.RegisterHealthServer(srv, notes{})
 	lis := bufconn.Listen(1 << 20)

@@ -3,6 +3,7 @@ package grpckit
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -281,11 +282,33 @@ type healthService struct {
 	h *Health
 }
 
+// maxServiceName is the longest service name Watch accepts: longer than any
+// real one, short enough that a stream holding it costs little.
+const maxServiceName = 256
+
+// errWatchShutdown ends Watch streams at Shutdown. It is a normal end of a
+// stream, so the access log writes it at Info level, not Error.
+var errWatchShutdown = status.Error(codes.Unavailable, "health service shut down")
+
+// errServiceName refuses a Watch for a service name no service has.
+var errServiceName = status.Error(codes.InvalidArgument, fmt.Sprintf("service name longer than %d bytes", maxServiceName))
+
+// Watch streams the status of the requested service. It keeps a copy of
+// the service name, not the request, for the life of the stream, and
+// refuses names longer than maxServiceName with InvalidArgument.
 func (s *healthService) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	if len(req.GetService()) > maxServiceName {
+		return errServiceName
+	}
+	service := strings.Clone(req.GetService())
+	return s.watch(service, stream)
+}
+
+func (s *healthService) watch(service string, stream healthpb.Health_WatchServer) error {
 	ctx := stream.Context()
 	last := healthpb.HealthCheckResponse_ServingStatus(-1)
 	for {
-		st, down, changed := s.h.watchState(req.GetService())
+		st, down, changed := s.h.watchState(service)
 		if st != last {
 			if err := stream.Send(&healthpb.HealthCheckResponse{Status: st}); err != nil {
 				return err
@@ -293,7 +316,7 @@ func (s *healthService) Watch(req *healthpb.HealthCheckRequest, stream healthpb.
 			last = st
 		}
 		if down {
-			return status.Error(codes.Unavailable, "health service shut down")
+			return errWatchShutdown
 		}
 		select {
 		case <-changed:

@@ -13,6 +13,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -115,11 +116,12 @@ func (scriptedHealth) Watch(req *healthpb.HealthCheckRequest, stream healthpb.He
 	return behave(req.GetService())
 }
 
-// recorder is a slog.Handler that keeps every record.
+// recorder is a slog.Handler that keeps every record. Like a correlating
+// handler (logz's), it adds ctx_trace_id and ctx_span_id from the span in
+// the context it is given, so tests see what a handler can correlate.
 type recorder struct {
-	traceAware bool // answer of AddsTraceContext
-	state      *recorderState
-	attrs      []slog.Attr
+	state *recorderState
+	attrs []slog.Attr
 }
 
 type recorderState struct {
@@ -128,14 +130,17 @@ type recorderState struct {
 	changed chan struct{} // closed and replaced on every record
 }
 
-func newRecorder(traceAware bool) *recorder {
-	return &recorder{traceAware: traceAware, state: &recorderState{changed: make(chan struct{})}}
+func newRecorder() *recorder {
+	return &recorder{state: &recorderState{changed: make(chan struct{})}}
 }
 
 func (r *recorder) Enabled(context.Context, slog.Level) bool { return true }
-func (r *recorder) Handle(_ context.Context, rec slog.Record) error {
+func (r *recorder) Handle(ctx context.Context, rec slog.Record) error {
 	rec = rec.Clone()
 	rec.AddAttrs(r.attrs...)
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		rec.AddAttrs(slog.String("ctx_trace_id", sc.TraceID().String()), slog.String("ctx_span_id", sc.SpanID().String()))
+	}
 	s := r.state
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -169,18 +174,6 @@ func (r *recorder) waitFor(t testing.TB, msg string, n int) []logged {
 			t.Fatalf("waited 10s for %d %q log records; have %d", n, msg, len(r.find(msg)))
 		}
 	}
-}
-
-// traceAwareRecorder is a recorder that says it adds trace ids itself.
-type traceAwareRecorder struct{ *recorder }
-
-func (traceAwareRecorder) AddsTraceContext() bool { return true }
-
-func (r *recorder) handler() slog.Handler {
-	if r.traceAware {
-		return traceAwareRecorder{r}
-	}
-	return r
 }
 
 // logged is a record flattened for assertions.

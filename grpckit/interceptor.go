@@ -2,27 +2,24 @@ package grpckit
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"runtime/debug"
 	"time"
 
-	"github.com/chassis-go/chassis/internal/tracelog"
-
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
+
+	"github.com/chassis-go/chassis/internal/panicval"
 )
 
 // serverMW holds what the chassis interceptors share.
 type serverMW struct {
-	logger   *slog.Logger
-	addTrace bool            // add trace_id and span_id: the handler does not
-	quiet    map[string]bool // methods without Info-level access log lines
-	limit    *rateLimiter    // nil without WithRateLimit
+	logger *slog.Logger
+	quiet  map[string]bool // methods without Info-level access log lines
 }
 
-// unary is AccessLog(StatusMapping(Recovery(RateLimit(handler)))).
+// unary is AccessLog(StatusMapping(Recovery(handler))).
 func (s *serverMW) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	start := time.Now()
 	resp, err := s.callUnary(ctx, req, info, handler)
@@ -35,22 +32,17 @@ func (s *serverMW) unary(ctx context.Context, req any, info *grpc.UnaryServerInf
 	return nil, mapped
 }
 
-// callUnary is Recovery(RateLimit(handler)).
+// callUnary is Recovery(handler).
 func (s *serverMW) callUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (resp any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			resp, err = nil, s.recovered(ctx, info.FullMethod, v)
 		}
 	}()
-	if s.limit != nil {
-		if err := s.limit.check(ctx, info.FullMethod); err != nil {
-			return nil, err
-		}
-	}
 	return handler(ctx, req)
 }
 
-// stream is AccessLog(StatusMapping(Recovery(RateLimit(handler)))).
+// stream is AccessLog(StatusMapping(Recovery(handler))).
 func (s *serverMW) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	start := time.Now()
 	ctx := ss.Context()
@@ -64,18 +56,13 @@ func (s *serverMW) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	return mapped
 }
 
-// callStream is Recovery(RateLimit(handler)).
+// callStream is Recovery(handler).
 func (s *serverMW) callStream(ctx context.Context, srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = s.recovered(ctx, info.FullMethod, v)
 		}
 	}()
-	if s.limit != nil {
-		if err := s.limit.check(ctx, info.FullMethod); err != nil {
-			return err
-		}
-	}
 	return handler(srv, ss)
 }
 
@@ -83,21 +70,20 @@ func (s *serverMW) callStream(ctx context.Context, srv any, ss grpc.ServerStream
 // turns it into Internal and AccessLog adds panic=true.
 type panicError struct{ value any }
 
-func (e *panicError) Error() string { return fmt.Sprintf("grpckit: handler panicked: %v", e.value) }
+// Error returns one bounded line: the value's text is cut at about 1 KiB
+// and never formatted by recursing into the value.
+func (e *panicError) Error() string { return "grpckit: handler panic: " + panicval.String(e.value) }
 
 // recovered logs a recovered panic with its stack and returns the error
 // that stands for it.
 func (s *serverMW) recovered(ctx context.Context, method string, v any) error {
 	stack := debug.Stack()
-	attrs := make([]slog.Attr, 0, 6)
+	attrs := make([]slog.Attr, 0, 4)
 	attrs = append(attrs,
-		slog.String("panic", fmt.Sprint(v)),
+		slog.String("panic", panicval.String(v)),
 		slog.String("method", method))
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
-	}
-	if s.addTrace {
-		attrs = tracelog.Append(attrs, ctx)
 	}
 	attrs = append(attrs, slog.String("stack", string(stack)))
 	s.logger.LogAttrs(ctx, slog.LevelError, "grpc handler panic", attrs...)
@@ -120,7 +106,7 @@ func serverFault(code codes.Code) bool {
 func (s *serverMW) logCall(ctx context.Context, method string, start time.Time, code codes.Code, err error) {
 	_, panicked := err.(*panicError)
 	level := slog.LevelInfo
-	if panicked || serverFault(code) {
+	if (panicked || serverFault(code)) && err != errWatchShutdown {
 		level = slog.LevelError
 	} else if s.quiet[method] {
 		return
@@ -128,16 +114,13 @@ func (s *serverMW) logCall(ctx context.Context, method string, start time.Time, 
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 6)
 	attrs = append(attrs,
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)))
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))
-	}
-	if s.addTrace {
-		attrs = tracelog.Append(attrs, ctx)
 	}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))

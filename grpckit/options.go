@@ -2,57 +2,111 @@ package grpckit
 
 import (
 	"log/slog"
-
-	"github.com/chassis-go/chassis/internal/tracelog"
+	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 )
 
 // scope is the instrumentation scope of the metrics this package creates
 // itself (otelgrpc uses its own scope for the rpc.* metrics and spans).
 const scope = "github.com/chassis-go/chassis/grpckit"
 
-// Option configures [ServerOptions] or [DialOptions]. The telemetry options
-// (WithTracerProvider, WithMeterProvider, WithPropagators, WithOTelOptions)
-// apply to both; WithRateLimit and QuietMethods are server-only, and
-// DialOptions panics if given one.
-type Option func(*options)
+// The transport limits [ServerOptions] sets. Each can be overridden by
+// passing the grpc option after ServerOptions' (grpc.MaxConcurrentStreams,
+// grpc.MaxHeaderListSize, grpc.ConnectionTimeout, grpc.MaxRecvMsgSize,
+// grpc.KeepaliveParams with a whole keepalive.ServerParameters).
+const (
+	// DefaultMaxConcurrentStreams is the SETTINGS_MAX_CONCURRENT_STREAMS the
+	// server advertises: streams beyond it on one connection are refused
+	// (RST_STREAM REFUSED_STREAM), and grpc-go's rapid-reset mitigation
+	// binds to it. net/http's HTTP/2 server uses the same number.
+	DefaultMaxConcurrentStreams = 250
+	// DefaultMaxHeaderListSize is the largest header list (metadata) a call
+	// may send, 64 KiB like httpkit's MaxHeaderBytes; larger ones are reset.
+	DefaultMaxHeaderListSize = 64 << 10
+	// DefaultConnectionTimeout bounds the connection handshake (TLS and the
+	// HTTP/2 preface), like httpkit's ReadHeaderTimeout: a connection that
+	// never sends its preface is closed after it, instead of grpc-go's 120s.
+	DefaultConnectionTimeout = 10 * time.Second
+	// DefaultMaxRecvMsgSize is the largest message, after decompression, the
+	// server accepts: 1 MiB (grpc-go's default is 4 MiB).
+	DefaultMaxRecvMsgSize = 1 << 20
+	// DefaultMaxConnectionIdle closes a connection with no active stream
+	// for this long (with a GOAWAY), like httpkit's IdleTimeout.
+	DefaultMaxConnectionIdle = 120 * time.Second
+	// DefaultMaxConnectionAge closes every connection after this long (with
+	// a GOAWAY, jittered ±10% by grpc-go), so that clients rebalance and no
+	// stream lives for ever.
+	DefaultMaxConnectionAge = 30 * time.Minute
+	// DefaultMaxConnectionAgeGrace is how long streams may run after
+	// MaxConnectionAge before the connection is closed: a half-open stream
+	// lives at most MaxConnectionAge + MaxConnectionAgeGrace.
+	DefaultMaxConnectionAgeGrace = time.Minute
+)
 
-type options struct {
-	tp         trace.TracerProvider
-	mp         metric.MeterProvider
-	prop       propagation.TextMapPropagator
-	otel       []otelgrpc.Option
-	rateLimit  *RateLimitConfig
-	quiet      map[string]bool
-	serverOnly string // name of the first server-only option given, for DialOptions' panic
+// ServerOption configures [ServerOptions]. The shared options
+// ([WithTracerProvider], [WithMeterProvider], [WithPropagators],
+// [WithOTelOptions]) are ServerOptions too; [WithRateLimit] and
+// [QuietMethods] are ServerOptions only. A nil ServerOption is ignored.
+type ServerOption interface {
+	applyServer(*serverConfig)
 }
 
-func buildOptions(opts []Option) *options {
-	o := &options{}
-	for _, opt := range opts {
-		if opt == nil {
-			continue
-		}
-		opt(o)
-	}
-	return o
+// DialOption configures [DialOptions]. Only the shared options are
+// DialOptions, so giving a server-only option to DialOptions does not
+// compile. A nil DialOption is ignored.
+type DialOption interface {
+	applyDial(*telemetryConfig)
 }
 
-func (o *options) markServerOnly(name string) {
-	if o.serverOnly == "" {
-		o.serverOnly = name
+// Option is an option shared by [ServerOptions] and [DialOptions]: it is
+// both a [ServerOption] and a [DialOption]. A nil Option is ignored.
+type Option func(*telemetryConfig)
+
+func (o Option) applyServer(c *serverConfig) {
+	if o != nil {
+		o(&c.telemetry)
 	}
+}
+
+func (o Option) applyDial(c *telemetryConfig) {
+	if o != nil {
+		o(c)
+	}
+}
+
+// serverOnly is the type of the server-only options.
+type serverOnly func(*serverConfig)
+
+func (o serverOnly) applyServer(c *serverConfig) {
+	if o != nil {
+		o(c)
+	}
+}
+
+// telemetryConfig is what the shared options set.
+type telemetryConfig struct {
+	tp   trace.TracerProvider
+	mp   metric.MeterProvider
+	prop propagation.TextMapPropagator
+	otel []otelgrpc.Option
+}
+
+// serverConfig is what the ServerOptions set.
+type serverConfig struct {
+	telemetry telemetryConfig
+	rateLimit *RateLimitConfig
+	quiet     map[string]bool
 }
 
 // otelOptions returns the otelgrpc options: the providers and propagators
 // that were set, then the WithOTelOptions ones.
-func (o *options) otelOptions() []otelgrpc.Option {
+func (o *telemetryConfig) otelOptions() []otelgrpc.Option {
 	out := make([]otelgrpc.Option, 0, 3+len(o.otel))
 	if o.tp != nil {
 		out = append(out, otelgrpc.WithTracerProvider(o.tp))
@@ -66,43 +120,27 @@ func (o *options) otelOptions() []otelgrpc.Option {
 	return append(out, o.otel...)
 }
 
-func (o *options) meterProvider() metric.MeterProvider {
-	if o.mp != nil {
-		return o.mp
-	}
-	return otel.GetMeterProvider()
-}
-
 // WithTracerProvider sets the TracerProvider of the otelgrpc stats handler
-// (server or client spans). The default is the global provider,
-// otel.GetTracerProvider(), as otelgrpc reads it. Panics if tp is nil.
+// (server or client spans). Nil, like omitting the option, means the global
+// provider, otel.GetTracerProvider(), as otelgrpc reads it.
 func WithTracerProvider(tp trace.TracerProvider) Option {
-	if tp == nil {
-		panic("grpckit.WithTracerProvider: tp is nil; omit the option to use the global provider")
-	}
-	return func(o *options) { o.tp = tp }
+	return func(o *telemetryConfig) { o.tp = tp }
 }
 
 // WithMeterProvider sets the MeterProvider of the otelgrpc stats handler
 // (the rpc.server.* or rpc.client.* metrics) and of this package's own
-// chassis.ratelimit.decisions counter. The default is the global provider,
-// otel.GetMeterProvider(), at the time ServerOptions or DialOptions is called.
-// Panics if mp is nil.
+// chassis.ratelimit.decisions counter. Nil, like omitting the option, means
+// the global provider, otel.GetMeterProvider(), at the time ServerOptions or
+// DialOptions is called.
 func WithMeterProvider(mp metric.MeterProvider) Option {
-	if mp == nil {
-		panic("grpckit.WithMeterProvider: mp is nil; omit the option to use the global provider")
-	}
-	return func(o *options) { o.mp = mp }
+	return func(o *telemetryConfig) { o.mp = mp }
 }
 
 // WithPropagators sets how trace context is read from incoming metadata
-// (server) or written to outgoing metadata (client). The default is the
-// global propagator, otel.GetTextMapPropagator(). Panics if p is nil.
+// (server) or written to outgoing metadata (client). Nil, like omitting the
+// option, means the global propagator, otel.GetTextMapPropagator().
 func WithPropagators(p propagation.TextMapPropagator) Option {
-	if p == nil {
-		panic("grpckit.WithPropagators: p is nil; omit the option to use the global propagator")
-	}
-	return func(o *options) { o.prop = p }
+	return func(o *telemetryConfig) { o.prop = p }
 }
 
 // WithOTelOptions passes further options to the otelgrpc stats handler, after
@@ -112,25 +150,24 @@ func WithPropagators(p propagation.TextMapPropagator) Option {
 // becomes a link instead of the parent), and so on.
 func WithOTelOptions(opts ...otelgrpc.Option) Option {
 	opts = append([]otelgrpc.Option(nil), opts...)
-	return func(o *options) { o.otel = append(o.otel, opts...) }
+	return func(o *telemetryConfig) { o.otel = append(o.otel, opts...) }
 }
 
 // QuietMethods keeps the access log line of the given methods (full names,
 // such as grpc_health_v1.Health_Check_FullMethodName) out of the log when it
 // would be at Info level, so that frequent probes do not drown the log. Calls
 // that end with a server-fault code or a panic are still logged at Error
-// level, and tracing, metrics and rate limiting are unaffected. Server-only.
-func QuietMethods(fullMethods ...string) Option {
+// level, and tracing, metrics and rate limiting are unaffected.
+func QuietMethods(fullMethods ...string) ServerOption {
 	methods := append([]string(nil), fullMethods...)
-	return func(o *options) {
-		o.markServerOnly("QuietMethods")
+	return serverOnly(func(o *serverConfig) {
 		if o.quiet == nil {
 			o.quiet = make(map[string]bool, len(methods))
 		}
 		for _, m := range methods {
 			o.quiet[m] = true
 		}
-	}
+	})
 }
 
 // ServerOptions returns the grpc.ServerOptions of a chassis server: pass them
@@ -140,12 +177,28 @@ func QuietMethods(fullMethods ...string) Option {
 //		grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: limiter, Key: grpckit.KeyFromPeer()}),
 //	)...)
 //
-// The options are a stats handler (otelgrpc.NewServerHandler) for tracing and
-// the rpc.server.* metrics, and one unary and one stream interceptor
-// (grpc.ChainUnaryInterceptor, grpc.ChainStreamInterceptor) that apply, from
-// the outside in:
+// The options are, first, transport limits (see the Default* constants;
+// override one by passing the grpc option after these):
 //
-//	AccessLog(StatusMapping(Recovery(RateLimit(yourInterceptors(handler)))))
+//   - grpc.MaxConcurrentStreams(DefaultMaxConcurrentStreams) (250);
+//   - grpc.MaxHeaderListSize(DefaultMaxHeaderListSize) (64 KiB);
+//   - grpc.ConnectionTimeout(DefaultConnectionTimeout) (10s);
+//   - grpc.MaxRecvMsgSize(DefaultMaxRecvMsgSize) (1 MiB);
+//   - grpc.KeepaliveParams with MaxConnectionIdle 120s, MaxConnectionAge
+//     30m and MaxConnectionAgeGrace 1m (ping Time and Timeout are grpc-go's
+//     defaults, 2h and 20s); the keepalive enforcement policy stays grpc-go's
+//     default (pings at most every 5 minutes, none without streams; a ping
+//     flood gets GOAWAY ENHANCE_YOUR_CALM).
+//
+// Then, with [WithRateLimit], a grpc.InTapHandle that admits each stream
+// when it is created, before grpc-go reads its messages or starts a
+// goroutine for it (only one InTapHandle can be installed on a server, so
+// do not add your own). Then a stats handler (otelgrpc.NewServerHandler)
+// for tracing and the rpc.server.* metrics, and one unary and one stream
+// interceptor (grpc.ChainUnaryInterceptor, grpc.ChainStreamInterceptor)
+// that apply, from the outside in:
+//
+//	AccessLog(StatusMapping(Recovery(yourInterceptors(handler))))
 //
 // where:
 //   - AccessLog writes one line per call after it ends, with the final code
@@ -156,38 +209,52 @@ func QuietMethods(fullMethods ...string) Option {
 //     Canceled or DeadlineExceeded, and anything else (a panic included)
 //     becomes Internal with the message "internal error";
 //   - Recovery turns a panic of the handler or of an inner interceptor into
-//     an error, after logging the panic value and stack at level Error with
-//     message "grpc handler panic"; the process keeps running;
-//   - RateLimit, only with [WithRateLimit], decides before the handler runs
-//     (once per stream for streaming calls).
+//     an error, after logging the panic value (bounded to about 1 KiB) and
+//     stack at level Error with message "grpc handler panic"; the process
+//     keeps running.
 //
 // Interceptors you add with grpc.ChainUnaryInterceptor or
-// grpc.ChainStreamInterceptor after these options run inside RateLimit, so
+// grpc.ChainStreamInterceptor after these options run inside Recovery, so
 // their panics are recovered and their errors mapped too. The stats handler
 // sees the mapped status, so spans and metrics carry the same code as the
 // log. A panic on a goroutine the handler started cannot be recovered here.
 //
-// logger receives the access log, panics and rate limiter errors; it is used
-// with each call's context, so a context-aware handler (logz) sees the span.
-// Panics if logger is nil or an option does.
-func ServerOptions(logger *slog.Logger, opts ...Option) []grpc.ServerOption {
+// logger receives the access log, panics and rate limiter errors; it is
+// always called with the call's context (logger.LogAttrs(ctx, ...)), so a
+// handler that correlates records with the span in the context (logz's
+// does) adds trace_id and span_id; this package adds neither. Panics if
+// logger is nil.
+func ServerOptions(logger *slog.Logger, opts ...ServerOption) []grpc.ServerOption {
 	if logger == nil {
 		panic("grpckit.ServerOptions: logger is nil; pass slog.Default() or a logz logger")
 	}
-	o := buildOptions(opts)
-	s := &serverMW{
-		logger:   logger,
-		addTrace: !tracelog.HandlerAdds(logger),
-		quiet:    o.quiet,
+	var c serverConfig
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyServer(&c)
+		}
 	}
-	if o.rateLimit != nil {
-		s.limit = newRateLimiter(*o.rateLimit, logger, o.meterProvider())
+	s := &serverMW{logger: logger, quiet: c.quiet}
+	out := []grpc.ServerOption{
+		grpc.MaxConcurrentStreams(DefaultMaxConcurrentStreams),
+		grpc.MaxHeaderListSize(DefaultMaxHeaderListSize),
+		grpc.ConnectionTimeout(DefaultConnectionTimeout),
+		grpc.MaxRecvMsgSize(DefaultMaxRecvMsgSize),
+		grpc.KeepaliveParams(keepalive.ServerParameters{
+			MaxConnectionIdle:     DefaultMaxConnectionIdle,
+			MaxConnectionAge:      DefaultMaxConnectionAge,
+			MaxConnectionAgeGrace: DefaultMaxConnectionAgeGrace,
+		}),
 	}
-	return []grpc.ServerOption{
-		grpc.StatsHandler(otelgrpc.NewServerHandler(o.otelOptions()...)),
+	if c.rateLimit != nil {
+		rl := newRateLimiter(*c.rateLimit, s, c.telemetry.mp)
+		out = append(out, grpc.InTapHandle(rl.tap))
+	}
+	return append(out,
+		grpc.StatsHandler(otelgrpc.NewServerHandler(c.telemetry.otelOptions()...)),
 		grpc.ChainUnaryInterceptor(s.unary),
 		grpc.ChainStreamInterceptor(s.stream),
-	}
+	)
 }
 
 // DialOptions returns the grpc.DialOptions of a chassis client: a stats
@@ -199,12 +266,13 @@ func ServerOptions(logger *slog.Logger, opts ...Option) []grpc.ServerOption {
 //		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))...)
 //
 // (insecure.NewCredentials() only for plaintext inside a trusted network).
-// Convert errors of calls with [ProblemFromStatus]. Panics if an option is
-// server-only (WithRateLimit, QuietMethods).
-func DialOptions(opts ...Option) []grpc.DialOption {
-	o := buildOptions(opts)
-	if o.serverOnly != "" {
-		panic("grpckit.DialOptions: " + o.serverOnly + " is a server option; pass it to ServerOptions")
+// Convert errors of calls with [ProblemFromStatus].
+func DialOptions(opts ...DialOption) []grpc.DialOption {
+	var c telemetryConfig
+	for _, opt := range opts {
+		if opt != nil {
+			opt.applyDial(&c)
+		}
 	}
-	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(o.otelOptions()...))}
+	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(c.otelOptions()...))}
 }

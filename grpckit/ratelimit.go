@@ -2,7 +2,6 @@ package grpckit
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -10,21 +9,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/chassis-go/chassis/internal/logthrottle"
-
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/tap"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/chassis-go/chassis/guard"
-	"github.com/chassis-go/chassis/problem"
+	"github.com/chassis-go/chassis/internal/ratecore"
 )
 
 // KeyFunc names the client a call is counted against, from the call's
@@ -106,16 +101,21 @@ func KeyFromMetadata(name string) KeyFunc {
 // the config.
 type RateLimitConfig struct {
 	// Limiter decides each call, typically a guard.MemoryLimiter or a
-	// guard/redislimit Limiter. Required.
+	// guard/redislimit Limiter. Required. It is called on the connection's
+	// reader goroutine when a stream is created (see [WithRateLimit]), so a
+	// limiter with a network round trip (Redis) delays the other streams of
+	// that connection by it.
 	Limiter guard.Limiter
 
 	// Key names the client a call is counted against, typically
-	// [KeyFromPeer] or [KeyFromMetadata]. Required. A Key error fails the call
-	// with InvalidArgument "cannot identify client" (the gRPC form of
-	// guard.RateLimit's 400), or, if the error is or wraps a *problem.Error,
-	// with that problem's code and detail, so a custom KeyFunc can answer
-	// Unauthenticated. The error is logged at Warn level; the limiter and the
-	// handler are not called.
+	// [KeyFromPeer] or [KeyFromMetadata]. Required. Its context carries the
+	// peer and the incoming metadata, nothing that interceptors add. A Key
+	// error means the client cannot be identified: the limiter and the
+	// handler are not called and the error is logged at Warn level. The
+	// call fails with the code and Detail of the *problem.Error the error is
+	// or wraps, if any (so a custom KeyFunc can answer Unauthenticated), and
+	// otherwise with InvalidArgument "cannot identify client" (the gRPC form
+	// of guard.RateLimit's 400, which follows the same rule).
 	Key KeyFunc
 
 	// FailClosed chooses what happens when the Limiter returns an error (Redis
@@ -125,57 +125,63 @@ type RateLimitConfig struct {
 	// as chassis.decision=error.
 	FailClosed bool
 
-	// Exempt, if non-nil, is called first with the call's full method name
+	// Exempt is called first with the call's full method name
 	// ("/grpc.health.v1.Health/Check"); calls for which it returns true skip
-	// rate limiting entirely: no key, no limiter call, no metrics. It must be
-	// safe for concurrent use.
+	// rate limiting entirely: no key, no limiter call, no metrics. Nil means
+	// [HealthMethod]: health probes are exempt, so that a flood cannot make
+	// the orchestrator restart a healthy process. To charge every call, pass
+	// func(string) bool { return false }. It must be safe for concurrent use.
 	Exempt func(fullMethod string) bool
 }
 
+// HealthMethod reports whether fullMethod is a method of the standard
+// health service, grpc.health.v1.Health (Check, Watch, List): the default
+// of [RateLimitConfig.Exempt].
+func HealthMethod(fullMethod string) bool {
+	return strings.HasPrefix(fullMethod, "/grpc.health.v1.Health/")
+}
+
 // WithRateLimit adds rate limiting to [ServerOptions]: every call (every
-// stream, for streaming RPCs, counted once when it opens) is decided by
-// cfg.Limiter for the key cfg.Key returns, before the handler runs.
+// stream, for streaming RPCs) is decided by cfg.Limiter for the key cfg.Key
+// returns when grpc-go creates the stream (grpc.InTapHandle), before it
+// reads any message and before any handler goroutine starts, so streams
+// that are reset at once or never half-closed are charged too.
 //
-//   - Allowed: the handler runs.
+//   - Allowed: the call proceeds.
 //   - Denied: the call fails with ResourceExhausted "rate limit exceeded",
 //     whose status details carry a google.rpc.RetryInfo with the
 //     Decision.RetryAfter as retry_delay and a google.rpc.QuotaFailure
-//     describing the limit (no client key); the handler does not run.
+//     describing the limit (no client key).
 //   - Key error, limiter error: see [RateLimitConfig].
+//
+// A refused call never reaches the interceptors or the stats handler (no
+// span, no rpc.server.* metrics), so this package writes its access log line
+// itself, with the same fields and levels as other calls.
 //
 // Decisions are counted in chassis.ratelimit.decisions ({decision}; attributes
 // chassis.decision = allowed / denied / error and chassis.limiter = memory,
 // the Limiter's Kind() if it has that method, or other), under this package's
 // scope; attributes never include keys. Key and limiter errors are logged
 // with the ServerOptions logger, at most one record per kind per second.
-// Server-only; given twice, the last one wins. Panics if cfg.Limiter or
-// cfg.Key is nil.
-func WithRateLimit(cfg RateLimitConfig) Option {
+// Given twice, the last one wins. Panics if cfg.Limiter or cfg.Key is nil.
+func WithRateLimit(cfg RateLimitConfig) ServerOption {
 	if cfg.Limiter == nil {
 		panic("grpckit.WithRateLimit: cfg.Limiter is nil; build one with guard.NewMemoryLimiter")
 	}
 	if cfg.Key == nil {
 		panic("grpckit.WithRateLimit: cfg.Key is nil; use grpckit.KeyFromPeer() or grpckit.KeyFromMetadata(name)")
 	}
-	return func(o *options) {
-		o.markServerOnly("WithRateLimit")
+	return serverOnly(func(o *serverConfig) {
 		c := cfg
 		o.rateLimit = &c
-	}
+	})
 }
 
+// rateLimiter renders the decisions of its core as gRPC statuses, at stream
+// creation.
 type rateLimiter struct {
-	limiter    guard.Limiter
-	key        KeyFunc
-	failClosed bool
-	exempt     func(string) bool
-	logger     *slog.Logger
-	now        func() time.Time // for the log throttles
-
-	counter                 metric.Int64Counter
-	allowed, denied, failed []metric.AddOption
-
-	keyLog, limitLog logthrottle.Throttle
+	core *ratecore.Core[string, guard.Decision]
+	mw   *serverMW // for the access log of refused calls
 }
 
 var (
@@ -183,73 +189,66 @@ var (
 	errLimiterOff = status.Error(codes.Unavailable, "rate limiter unavailable")
 )
 
-func newRateLimiter(cfg RateLimitConfig, logger *slog.Logger, mp metric.MeterProvider) *rateLimiter {
-	c, err := mp.Meter(scope).Int64Counter("chassis.ratelimit.decisions",
-		metric.WithUnit("{decision}"),
-		metric.WithDescription("Rate limit decisions, by outcome."))
-	if err != nil {
-		otel.Handle(err)
-		c = noop.Int64Counter{}
-	}
-	kind := limiterKind(cfg.Limiter)
-	opts := func(decision string) []metric.AddOption {
-		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("chassis.decision", decision),
-			attribute.String("chassis.limiter", kind)))}
-	}
-	return &rateLimiter{
-		limiter:    cfg.Limiter,
-		key:        cfg.Key,
-		failClosed: cfg.FailClosed,
-		exempt:     cfg.Exempt,
-		logger:     logger,
-		now:        time.Now,
-		counter:    c,
-		allowed:    opts("allowed"),
-		denied:     opts("denied"),
-		failed:     opts("error"),
-	}
+func newRateLimiter(cfg RateLimitConfig, mw *serverMW, mp metric.MeterProvider) *rateLimiter {
+	return newRateLimiterClock(cfg, mw, mp, nil)
 }
 
-func limiterKind(l guard.Limiter) string {
-	switch l := l.(type) {
-	case *guard.MemoryLimiter:
-		return "memory"
-	case interface{ Kind() string }:
-		return l.Kind()
+// newRateLimiterClock is newRateLimiter with the clock of the log
+// throttles (nil: time.Now), for tests.
+func newRateLimiterClock(cfg RateLimitConfig, mw *serverMW, mp metric.MeterProvider, now func() time.Time) *rateLimiter {
+	exempt := cfg.Exempt
+	if exempt == nil {
+		exempt = HealthMethod
 	}
-	return "other"
+	key := cfg.Key
+	_, memory := cfg.Limiter.(*guard.MemoryLimiter)
+	return &rateLimiter{
+		mw: mw,
+		core: ratecore.New(ratecore.Config[string, guard.Decision]{
+			Name:    "grpckit",
+			Scope:   scope,
+			Limiter: cfg.Limiter,
+			Allowed: func(d guard.Decision) bool { return d.Allowed },
+			Kind:    ratecore.Kind(cfg.Limiter, memory),
+			Key: func(ctx context.Context, _ string) (string, error) {
+				return key(ctx)
+			},
+			Exempt:        exempt,
+			FailClosed:    cfg.FailClosed,
+			Logger:        mw.logger,
+			LogAttrs:      func(method string) []slog.Attr { return []slog.Attr{slog.String("method", method)} },
+			MeterProvider: mp,
+			Now:           now,
+		}),
+	}
 }
 
 // check decides one call; a nil error lets it proceed.
 func (rl *rateLimiter) check(ctx context.Context, method string) error {
-	if rl.exempt != nil && rl.exempt(method) {
-		return nil
-	}
-	key, err := rl.key(ctx)
-	if err != nil {
-		rl.log(ctx, &rl.keyLog, slog.LevelWarn, "grpckit: rate limit: cannot identify client", method, err)
-		if p, ok := errors.AsType[*problem.Error](err); ok {
-			return p
+	res := rl.core.Decide(ctx, method)
+	switch res.Verdict {
+	case ratecore.NoKey:
+		if res.Problem != nil {
+			_, err := toStatus(res.Problem)
+			return err
 		}
 		return errNoKey
+	case ratecore.FailedClosed:
+		return errLimiterOff
+	case ratecore.Denied:
+		return deniedStatus(res.Decision)
 	}
-	d, err := rl.limiter.Allow(ctx, key)
+	return nil
+}
+
+// tap is the grpc.InTapHandle: it decides a stream when grpc-go creates it,
+// and logs the access line of a refused one, which no interceptor sees.
+func (rl *rateLimiter) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	err := rl.check(ctx, info.FullMethodName)
 	if err != nil {
-		rl.counter.Add(ctx, 1, rl.failed...)
-		rl.log(ctx, &rl.limitLog, slog.LevelError, "grpckit: rate limiter failed", method, err,
-			slog.Bool("fail_closed", rl.failClosed))
-		if rl.failClosed {
-			return errLimiterOff
-		}
-		return nil
+		rl.mw.logCall(ctx, info.FullMethodName, time.Now(), status.Code(err), err)
 	}
-	if d.Allowed {
-		rl.counter.Add(ctx, 1, rl.allowed...)
-		return nil
-	}
-	rl.counter.Add(ctx, 1, rl.denied...)
-	return deniedStatus(d)
+	return ctx, err
 }
 
 // deniedStatus is the ResourceExhausted status of a denial, with RetryInfo
@@ -269,16 +268,4 @@ func deniedStatus(d guard.Decision) error {
 		st = withDetails
 	}
 	return st.Err()
-}
-
-func (rl *rateLimiter) log(ctx context.Context, t *logthrottle.Throttle, level slog.Level, msg, method string, err error, attrs ...slog.Attr) {
-	suppressed, ok := t.Allow(rl.now())
-	if !ok {
-		return
-	}
-	attrs = append(attrs, slog.String("method", method), slog.Any("error", err))
-	if suppressed > 0 {
-		attrs = append(attrs, slog.Int64("suppressed", suppressed))
-	}
-	rl.logger.LogAttrs(ctx, level, msg, attrs...)
 }

@@ -32,12 +32,11 @@ func TestRateLimitLogThrottle(t *testing.T) {
 		}
 		return a
 	}}))
-	rl := newRateLimiter(RateLimitConfig{
+	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	rl := newRateLimiterClock(RateLimitConfig{
 		Limiter: failingLimiter{},
 		Key:     func(context.Context) (string, error) { return "k", nil },
-	}, logger, noop.NewMeterProvider())
-	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	rl.now = clock.Now
+	}, &serverMW{logger: logger}, noop.NewMeterProvider(), clock.Now)
 
 	for range 4 {
 		if err := rl.check(t.Context(), "/svc/M"); err != nil {

@@ -47,14 +47,19 @@ func quotaFailure(err error) *errdetails.QuotaFailure {
 
 // A MemoryLimiter on a fake clock: the second call in the same instant is
 // denied with the exact wait in RetryInfo, and admitted once it has passed.
+// chargeAll exempts nothing: the tests call the health service, which is
+// exempt by default.
+func chargeAll(string) bool { return false }
+
 func TestRateLimitMemoryLimiter(t *testing.T) {
 	t.Parallel()
 	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	limiter := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: 2 * time.Second, Burst: 1}, guard.WithClock(clock.Now))
-	rec := newRecorder(false)
+	rec := newRecorder()
 	sopts := grpckit.ServerOptions(slog.New(rec), grpckit.WithRateLimit(grpckit.RateLimitConfig{
 		Limiter: limiter,
 		Key:     grpckit.KeyFromMetadata("x-api-key"),
+		Exempt:  chargeAll,
 	}))
 	conn := startServer(t, sopts, func(s *grpc.Server) { healthpb.RegisterHealthServer(s, scriptedHealth{}) })
 	client := healthpb.NewHealthClient(conn)
@@ -145,11 +150,11 @@ func TestRateLimitOutcomes(t *testing.T) {
 			if key == nil {
 				key = grpckit.KeyFromMetadata("x-api-key")
 			}
-			cfg := grpckit.RateLimitConfig{Limiter: limiter, Key: key, FailClosed: tc.failClosed}
+			cfg := grpckit.RateLimitConfig{Limiter: limiter, Key: key, FailClosed: tc.failClosed, Exempt: chargeAll}
 			if tc.exempt {
 				cfg.Exempt = func(m string) bool { return m == healthpb.Health_Check_FullMethodName }
 			}
-			rec := newRecorder(false)
+			rec := newRecorder()
 			conn := startServer(t, grpckit.ServerOptions(slog.New(rec), grpckit.WithRateLimit(cfg)),
 				func(s *grpc.Server) { healthpb.RegisterHealthServer(s, scriptedHealth{}) })
 			ctx := t.Context()
@@ -190,7 +195,7 @@ func TestRateLimitMetrics(t *testing.T) {
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	clock := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	limiter := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: time.Minute, Burst: 1}, guard.WithClock(clock.Now))
-	cfg := grpckit.RateLimitConfig{Limiter: limiter, Key: func(context.Context) (string, error) { return "k", nil }}
+	cfg := grpckit.RateLimitConfig{Limiter: limiter, Key: func(context.Context) (string, error) { return "k", nil }, Exempt: chargeAll}
 	conn := startServer(t, grpckit.ServerOptions(slog.New(slog.DiscardHandler), grpckit.WithMeterProvider(mp), grpckit.WithRateLimit(cfg)),
 		func(s *grpc.Server) { healthpb.RegisterHealthServer(s, scriptedHealth{}) })
 	client := healthpb.NewHealthClient(conn)
@@ -270,7 +275,7 @@ func TestKeyFromPeerTCP(t *testing.T) {
 	}
 	limiter := &fakeLimiter{decision: guard.Decision{Allowed: true}}
 	srv := grpc.NewServer(grpckit.ServerOptions(slog.New(slog.DiscardHandler),
-		grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: limiter, Key: grpckit.KeyFromPeer()}))...)
+		grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: limiter, Key: grpckit.KeyFromPeer(), Exempt: chargeAll}))...)
 	healthpb.RegisterHealthServer(srv, scriptedHealth{})
 	done := make(chan struct{})
 	go func() {
@@ -338,9 +343,6 @@ func TestRateLimitPanics(t *testing.T) {
 		{"nil limiter", func() { grpckit.WithRateLimit(grpckit.RateLimitConfig{Key: key}) }, "grpckit.WithRateLimit: cfg.Limiter is nil"},
 		{"nil key", func() { grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: &fakeLimiter{}}) }, "grpckit.WithRateLimit: cfg.Key is nil"},
 		{"empty metadata name", func() { grpckit.KeyFromMetadata("") }, "grpckit.KeyFromMetadata: name is empty"},
-		{"server option to DialOptions", func() {
-			grpckit.DialOptions(grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: &fakeLimiter{}, Key: key}))
-		}, "grpckit.DialOptions: WithRateLimit is a server option"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

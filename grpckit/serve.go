@@ -3,70 +3,27 @@ package grpckit
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net"
-	"time"
+	"sync"
 
 	"google.golang.org/grpc"
 
 	"github.com/chassis-go/chassis/lifecycle"
 )
 
-// DefaultShutdownTimeout is how long [Serve] waits for in-flight calls
-// after its context ends, unless ShutdownTimeout says otherwise.
-const DefaultShutdownTimeout = 10 * time.Second
-
-// ServeOption configures [Serve].
-type ServeOption func(*serveConfig)
-
-type serveConfig struct {
-	timeout time.Duration
-	delay   time.Duration
-	before  []func()
-}
-
-// ShutdownTimeout bounds the graceful stop: after d, the connections still
-// open are closed (grpc.Server.Stop). The default is DefaultShutdownTimeout
-// (10s). Panics if d is not positive.
-func ShutdownTimeout(d time.Duration) ServeOption {
-	if d <= 0 {
-		panic(fmt.Sprintf("grpckit.ShutdownTimeout: d must be > 0, got %v; omit the option for the default of 10s", d))
-	}
-	return func(c *serveConfig) { c.timeout = d }
-}
-
-// DrainDelay keeps serving for d after the context ends and the BeforeShutdown
-// functions have run, before the graceful stop begins, so that load balancers
-// that poll the health service see NOT_SERVING and stop routing new calls
-// here. The default is 0. Panics if d is negative.
-func DrainDelay(d time.Duration) ServeOption {
-	if d < 0 {
-		panic(fmt.Sprintf("grpckit.DrainDelay: d must be >= 0, got %v", d))
-	}
-	return func(c *serveConfig) { c.delay = d }
-}
-
-// BeforeShutdown adds fn to the functions Serve calls, in order and on its
-// own goroutine, when its context ends and before the drain delay, such as
-// a [Health.Shutdown] (so that load balancers stop routing here and Watch
-// streams end) or a health.Checker's SetDraining. fn must not block for
-// long. Panics if fn is nil.
-func BeforeShutdown(fn func()) ServeOption {
-	if fn == nil {
-		panic("grpckit.BeforeShutdown: fn is nil")
-	}
-	return func(c *serveConfig) { c.before = append(c.before, fn) }
-}
-
 // Serve returns a lifecycle.Component that serves srv on lis until its
-// context ends, then stops srv gracefully:
+// context ends, then stops srv with lifecycle's drain sequence (the one
+// lifecycle.HTTP uses, configured by the same options:
+// lifecycle.BeforeShutdown, lifecycle.DrainDelay, lifecycle.ShutdownTimeout):
 //
 //  1. call the BeforeShutdown functions, in order;
 //  2. keep serving for the DrainDelay (default 0);
 //  3. stop accepting connections and calls (grpc.Server.GracefulStop) and
 //     wait for in-flight calls, streams included, to finish, for at most the
-//     ShutdownTimeout (default 10s); then close every connection
-//     (grpc.Server.Stop), which cancels the contexts of the calls left.
+//     ShutdownTimeout (default lifecycle.DefaultShutdownTimeout, 10s); then
+//     close every connection (grpc.Server.Stop, which cancels the contexts
+//     of the calls left), including connections still in their handshake
+//     that grpc.Server.Stop would wait for.
 //
 // The component returns nil after a graceful stop, an error wrapping
 // context.DeadlineExceeded when the timeout forced the connections closed,
@@ -77,68 +34,125 @@ func BeforeShutdown(fn func()) ServeOption {
 // already done when it starts, it closes lis and returns ctx.Err() without
 // serving. lis is closed when the component returns.
 //
+// Cancellation: the component returns at most DrainDelay + ShutdownTimeout
+// + 1s after its context ends, whatever clients do (connections that never
+// finish their handshake, clients that never read). Handlers still running
+// after the forced stop are not waited for unless srv was built with
+// grpc.WaitForHandlers(true); if they hold grpc.Server.Stop past that
+// bound, the component returns an error and leaves the goroutine waiting
+// for them behind.
+//
 // Long-lived streams, such as health Watch streams, hold a graceful stop
 // until the timeout unless they end: the Watch of [RegisterHealth] ends after
-// [Health.Shutdown], so pass BeforeShutdown(h.Shutdown) or run [Health.Run]
-// in the same lifecycle.Run. The component waits for its goroutines before
-// returning; handlers still running after a forced stop are not waited for
-// unless srv was built with grpc.WaitForHandlers(true). A grpc.Server cannot
-// be restarted, so the component can run only once. Panics if srv or lis is
-// nil.
-func Serve(srv *grpc.Server, lis net.Listener, opts ...ServeOption) lifecycle.Component {
+// [Health.Shutdown], so pass lifecycle.BeforeShutdown(h.Shutdown) or run
+// [Health.Run] in the same lifecycle.Run. A grpc.Server cannot be
+// restarted, so the component can run only once. A nil option is ignored.
+// Panics if srv or lis is nil.
+func Serve(srv *grpc.Server, lis net.Listener, opts ...lifecycle.DrainOption) lifecycle.Component {
 	if srv == nil {
 		panic("grpckit.Serve: srv is nil; build it with grpc.NewServer(grpckit.ServerOptions(logger)...)")
 	}
 	if lis == nil {
 		panic("grpckit.Serve: lis is nil; pass a listener such as net.Listen(\"tcp\", \":9090\")")
 	}
-	cfg := serveConfig{timeout: DefaultShutdownTimeout}
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&cfg)
-		}
+	return lifecycle.Serve(&grpcServer{srv: srv, lis: &trackingListener{Listener: lis, conns: make(map[net.Conn]struct{})}}, opts...)
+}
+
+// grpcServer adapts a *grpc.Server to lifecycle.Server.
+type grpcServer struct {
+	srv *grpc.Server
+	lis *trackingListener
+}
+
+func (g *grpcServer) Serve() error {
+	err := g.srv.Serve(g.lis)
+	if err == nil || errors.Is(err, grpc.ErrServerStopped) {
+		return nil
 	}
-	return func(ctx context.Context) error {
-		if err := ctx.Err(); err != nil {
-			_ = lis.Close()
-			return err
-		}
-		served := make(chan error, 1)
-		go func() { served <- srv.Serve(lis) }()
-		select {
-		case err := <-served:
-			if err == nil || errors.Is(err, grpc.ErrServerStopped) {
-				return nil
-			}
-			srv.Stop()
-			return fmt.Errorf("grpckit: serve: %w", err)
-		case <-ctx.Done():
-		}
-		for _, fn := range cfg.before {
-			fn()
-		}
-		if cfg.delay > 0 {
-			t := time.NewTimer(cfg.delay)
-			<-t.C
-		}
-		stopped := make(chan struct{})
-		go func() {
-			srv.GracefulStop()
-			close(stopped)
-		}()
-		t := time.NewTimer(cfg.timeout)
-		defer t.Stop()
-		var forced error
-		select {
-		case <-stopped:
-		case <-t.C:
-			srv.Stop()
-			<-stopped
-			forced = fmt.Errorf("grpckit: graceful stop did not finish within %v; connections closed: %w", cfg.timeout, context.DeadlineExceeded)
-		}
-		if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) && forced == nil {
-			return fmt.Errorf("grpckit: serve: %w", err)
-		}
-		return forced
+	g.srv.Stop()
+	return err
+}
+
+// Shutdown runs GracefulStop until it finishes or ctx ends. GracefulStop
+// keeps running after an early return; Close then turns it into a Stop.
+func (g *grpcServer) Shutdown(ctx context.Context) error {
+	stopped := make(chan struct{})
+	go func() {
+		g.srv.GracefulStop()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
+}
+
+// Close stops the server and closes every connection it accepted, so that
+// one still in its handshake (which grpc.Server.Stop waits for, up to the
+// ConnectionTimeout) ends at once. It does not wait for Stop: lifecycle
+// bounds the wait for Serve to return.
+func (g *grpcServer) Close() error {
+	go g.srv.Stop()
+	err := g.lis.Close()
+	g.lis.closeConns()
+	return err
+}
+
+// trackingListener keeps the connections it accepted until they close, so
+// that a forced stop can close those grpc-go still holds in their
+// handshake.
+type trackingListener struct {
+	net.Listener
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+func (l *trackingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	tc := &trackedConn{Conn: c, l: l}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		_ = c.Close()
+		return nil, net.ErrClosed
+	}
+	l.conns[tc] = struct{}{}
+	return tc, nil
+}
+
+func (l *trackingListener) closeConns() {
+	l.mu.Lock()
+	l.closed = true
+	conns := make([]net.Conn, 0, len(l.conns))
+	for c := range l.conns {
+		conns = append(conns, c)
+	}
+	l.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+}
+
+// trackedConn removes itself from its listener when closed. It hides the
+// underlying connection's other methods (syscall.Conn), which grpc-go uses
+// only for channelz socket options.
+type trackedConn struct {
+	net.Conn
+	l    *trackingListener
+	once sync.Once
+}
+
+func (c *trackedConn) Close() error {
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		delete(c.l.conns, c)
+		c.l.mu.Unlock()
+	})
+	return c.Conn.Close()
 }

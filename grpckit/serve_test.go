@@ -55,7 +55,7 @@ type served struct {
 	result chan error
 }
 
-func startServe(t *testing.T, register func(*grpc.Server), opts ...grpckit.ServeOption) *served {
+func startServe(t *testing.T, register func(*grpc.Server), opts ...lifecycle.DrainOption) *served {
 	t.Helper()
 	lis := bufconn.Listen(1 << 20)
 	srv := grpc.NewServer(grpckit.ServerOptions(slog.New(slog.DiscardHandler))...)
@@ -92,9 +92,9 @@ func TestServeGracefulStop(t *testing.T) {
 	b := newBlockingHealth()
 	var before []string
 	s := startServe(t, func(srv *grpc.Server) { healthpb.RegisterHealthServer(srv, b) },
-		grpckit.BeforeShutdown(func() { before = append(before, "first") }),
-		grpckit.BeforeShutdown(func() { before = append(before, "second") }),
-		grpckit.DrainDelay(time.Millisecond))
+		lifecycle.BeforeShutdown(func() { before = append(before, "first") }),
+		lifecycle.BeforeShutdown(func() { before = append(before, "second") }),
+		lifecycle.DrainDelay(time.Millisecond))
 	callErr := make(chan error, 1)
 	go func() {
 		_, err := healthpb.NewHealthClient(s.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
@@ -124,7 +124,7 @@ func TestServeForcedStop(t *testing.T) {
 	t.Parallel()
 	b := newBlockingHealth()
 	s := startServe(t, func(srv *grpc.Server) { healthpb.RegisterHealthServer(srv, b) },
-		grpckit.ShutdownTimeout(10*time.Millisecond))
+		lifecycle.ShutdownTimeout(10*time.Millisecond))
 	callErr := make(chan error, 1)
 	go func() {
 		_, err := healthpb.NewHealthClient(s.conn).Check(context.Background(), &healthpb.HealthCheckRequest{})
@@ -152,8 +152,8 @@ func TestServeWithHealthWatch(t *testing.T) {
 	var hs *grpckit.Health
 	var shutdowns atomic.Int32
 	s := startServe(t, func(srv *grpc.Server) { hs = grpckit.RegisterHealth(srv, checker) },
-		grpckit.BeforeShutdown(func() { shutdowns.Add(1); hs.Shutdown() }),
-		grpckit.ShutdownTimeout(time.Minute))
+		lifecycle.BeforeShutdown(func() { shutdowns.Add(1); hs.Shutdown() }),
+		lifecycle.ShutdownTimeout(time.Minute))
 	if err := hs.Sync(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -273,9 +273,8 @@ func TestServePanics(t *testing.T) {
 	}{
 		{"nil server", func() { grpckit.Serve(nil, lis) }, "grpckit.Serve: srv is nil"},
 		{"nil listener", func() { grpckit.Serve(srv, nil) }, "grpckit.Serve: lis is nil"},
-		{"zero timeout", func() { grpckit.ShutdownTimeout(0) }, "grpckit.ShutdownTimeout: d must be > 0"},
-		{"negative delay", func() { grpckit.DrainDelay(-1) }, "grpckit.DrainDelay: d must be >= 0"},
-		{"nil hook", func() { grpckit.BeforeShutdown(nil) }, "grpckit.BeforeShutdown: fn is nil"},
+		{"zero timeout", func() { lifecycle.ShutdownTimeout(0) }, "lifecycle.ShutdownTimeout: d must be > 0"},
+		{"negative delay", func() { lifecycle.DrainDelay(-1) }, "lifecycle.DrainDelay: d must be >= 0"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -191,8 +191,8 @@ func (s *service) run(ctx context.Context) error {
 		// starts (Health.Run stops), and the server drains alongside HTTP.
 		s.grpcHlth.Run,
 		grpckit.Serve(s.grpc, grpcLis,
-			grpckit.DrainDelay(s.cfg.DrainDelay),
-			grpckit.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+			lifecycle.DrainDelay(s.cfg.DrainDelay),
+			lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout)),
 	)
 }
 
