@@ -1,0 +1,90 @@
+package rediscache
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+)
+
+// scope is the instrumentation scope of the package's metrics.
+const scope = "github.com/chassis-go/chassis/cache/rediscache"
+
+var (
+	opKey        = attribute.Key("chassis.rediscache.op")
+	errorTypeKey = attribute.Key("error.type")
+)
+
+// metrics holds the instruments and the attribute sets of the common
+// measurements, built once so that recording them allocates nothing.
+type metrics struct {
+	errors, lookups, sent, received, resyncs metric.Int64Counter
+
+	name                 attribute.KeyValue
+	attrs                metric.AddOption
+	hit, miss, lookupErr metric.AddOption
+}
+
+func newMetrics(mp metric.MeterProvider, name string) *metrics {
+	if mp == nil {
+		mp = otel.GetMeterProvider()
+	}
+	meter := mp.Meter(scope)
+	counter := func(name, unit, desc string) metric.Int64Counter {
+		c, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		if err != nil {
+			otel.Handle(err)
+			return noop.Int64Counter{}
+		}
+		return c
+	}
+	n := attribute.String("chassis.cache.name", name)
+	set := func(kv ...attribute.KeyValue) metric.AddOption {
+		return metric.WithAttributeSet(attribute.NewSet(append([]attribute.KeyValue{n}, kv...)...))
+	}
+	result := attribute.Key("chassis.cache.result")
+	return &metrics{
+		errors: counter("chassis.rediscache.errors", "{error}",
+			"Redis calls of the shared cache tier that failed, by operation and bounded class; the request went on without Redis."),
+		lookups: counter("chassis.rediscache.lookups", "{lookup}",
+			"Lookups in Redis after a local miss, by result."),
+		sent: counter("chassis.rediscache.invalidations.sent", "{message}",
+			"Invalidations published by Set and Delete."),
+		received: counter("chassis.rediscache.invalidations.received", "{message}",
+			"Invalidations from other replicas applied to the local tier."),
+		resyncs: counter("chassis.rediscache.resyncs", "{resync}",
+			"Local tier cleared on (re)subscribing, since invalidations may have been missed."),
+		name:      n,
+		attrs:     set(),
+		hit:       set(result.String("hit")),
+		miss:      set(result.String("miss")),
+		lookupErr: set(result.String("error")),
+	}
+}
+
+// errorClass sorts a Redis failure into a bounded class for the
+// error.type attribute: timeout, connection, server (Redis answered with
+// an error) or other.
+func errorClass(err error) string {
+	var netErr net.Error
+	var rerr redis.Error
+	switch {
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
+		errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.As(err, &rerr):
+		return "server"
+	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, syscall.ECONNREFUSED),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		return "connection"
+	}
+	return "other"
+}
