@@ -139,21 +139,37 @@ func (r *reloadRig) tick() {
 	<-r.polled
 }
 
-// next returns the next provider event of type et, skipping READY events the
-// SDK sends on registration.
+// next returns the next provider event of type et, skipping events of other
+// types and the READY event the SDK sends on registration.
 func (r *reloadRig) next(et openfeature.EventType) openfeature.EventDetails {
 	r.t.Helper()
+	return r.nextAll(et)[et]
+}
+
+// nextAll waits for one event of each type in ets, in any order: the SDK
+// calls each handler on a goroutine of its own, so handlers of events sent
+// one after the other may run in either order.
+func (r *reloadRig) nextAll(ets ...openfeature.EventType) map[openfeature.EventType]openfeature.EventDetails {
+	r.t.Helper()
+	got := map[openfeature.EventType]openfeature.EventDetails{}
 	timeout := time.After(10 * time.Second) // a failure guard, not a wait for time to pass
-	for {
+	for len(got) < len(ets) {
 		select {
 		case d := <-r.events:
-			if d.EventMetadata["type"] == et && (et != openfeature.ProviderReady || d.Message != "Provider initialization successful") {
-				return d
+			et := d.EventMetadata["type"].(openfeature.EventType)
+			if et == openfeature.ProviderReady && d.Message == "Provider initialization successful" {
+				continue
+			}
+			for _, want := range ets {
+				if et == want {
+					got[et] = d
+				}
 			}
 		case <-timeout:
-			r.t.Fatalf("no %s event", et)
+			r.t.Fatalf("events %v: got only %v", ets, got)
 		}
 	}
+	return got
 }
 
 // reloads returns the chassis.flags.reloads counter by outcome.
@@ -269,8 +285,8 @@ func TestRunReloads(t *testing.T) {
 	// It comes back with new content: READY, then the change.
 	r.write(docV1)
 	r.tick()
-	r.next(openfeature.ProviderReady)
-	if ev := r.next(openfeature.ProviderConfigChange); strings.Join(ev.FlagChanges, ",") != "a,c" {
+	evs := r.nextAll(openfeature.ProviderReady, openfeature.ProviderConfigChange)
+	if ev := evs[openfeature.ProviderConfigChange]; strings.Join(ev.FlagChanges, ",") != "a,c" {
 		t.Errorf("CONFIGURATION_CHANGED FlagChanges = %v; want [a c]", ev.FlagChanges)
 	}
 	if !r.bool("a") {
