@@ -39,40 +39,36 @@
 // [Sender.Send] retries in memory; a restart loses what it was retrying.
 // For at-least-once delivery, write each delivery to an outbox table in the
 // transaction that makes the change the webhook announces, and drain it
-// with [Sender.Deliver], which implements the retry schedule over an
-// [Outbox]. With PostgreSQL:
+// with [Sender.Deliver], which applies the retry schedule over an
+// [Outbox]. webhook/pgoutbox implements Outbox on PostgreSQL; its SQL, in
+// short:
 //
 //	CREATE TABLE webhook_outbox (
-//	    id          bigserial PRIMARY KEY,
-//	    msg_id      text        NOT NULL UNIQUE,    -- webhook-id: msg_<ulid>
-//	    url         text        NOT NULL,
-//	    secret      text        NOT NULL,           -- or a reference to it
-//	    body        bytea       NOT NULL,
-//	    attempts    int         NOT NULL DEFAULT 0,
-//	    next_at     timestamptz NOT NULL DEFAULT now(),
-//	    done_at     timestamptz,                    -- delivered or given up
-//	    last_error  text
-//	);
-//	CREATE INDEX ON webhook_outbox (next_at) WHERE done_at IS NULL;
+//	    id bigserial PRIMARY KEY, msg_id text NOT NULL, url text NOT NULL,
+//	    secrets text NOT NULL, body bytea NOT NULL, content_type text NOT NULL DEFAULT '',
+//	    attempts int NOT NULL DEFAULT 0, next_at timestamptz NOT NULL DEFAULT now(),
+//	    done_at timestamptz, gave_up boolean NOT NULL DEFAULT false,
+//	    last_status int, last_error text, created_at timestamptz NOT NULL DEFAULT now());
+//	CREATE INDEX webhook_outbox_due ON webhook_outbox (next_at) WHERE done_at IS NULL;
 //
-//	-- in the business transaction:
-//	INSERT INTO webhook_outbox (msg_id, url, secret, body) VALUES ($1, $2, $3, $4);
+//	-- Enqueue, inside the business transaction:
+//	INSERT INTO webhook_outbox (msg_id, url, secrets, body) VALUES ($1, $2, $3, $4);
 //
-//	-- Outbox.Due: claim with a lease, skipping rows other replicas hold
+//	-- Due: claim with a lease, skipping rows other replicas hold
 //	UPDATE webhook_outbox SET next_at = now() + interval '2 minutes'
 //	WHERE id IN (SELECT id FROM webhook_outbox
 //	             WHERE done_at IS NULL AND next_at <= now()
 //	             ORDER BY next_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-//	RETURNING id, msg_id, url, secret, body, attempts;
+//	RETURNING id, msg_id, url, secrets, body, content_type, attempts;
 //
-//	-- Outbox.Delivered
+//	-- Delivered
 //	UPDATE webhook_outbox SET done_at = now(), attempts = attempts + 1 WHERE id = $1;
-//	-- Outbox.Failed (next zero: SET done_at = now() instead of next_at)
+//	-- Failed: due again at next, or (next zero) done with gave_up = true
 //	UPDATE webhook_outbox SET attempts = attempts + 1, next_at = $2, last_error = $3 WHERE id = $1;
 //
-// The lease (2 minutes here) must exceed one attempt's timeout; a replica
-// that dies mid-pass releases its claims when it expires. Run Deliver from
-// a periodic job on every replica. Delete done rows after a retention
-// period. Delivery is at least once: the lease can expire while an attempt
-// is still running, which is why receivers deduplicate on webhook-id.
+// The lease must exceed a pass's attempts; a replica that dies mid-pass
+// gives its claims back when the lease ends. Run Deliver from a periodic
+// job on every replica, and purge done rows after a retention period.
+// Delivery is at least once (a lease can end while an attempt is still
+// running), which is why receivers deduplicate on webhook-id.
 package webhook
