@@ -182,7 +182,7 @@ func New[K comparable, V any](cfg Config[K, V]) *Cache[K, V] {
 		if int64(i) < capacity%int64(n) {
 			share++
 		}
-		c.shards[i].init(share)
+		c.shards[i].init(share, int64(max(c.swr, c.sie)))
 	}
 	c.stripes = make([]stripe, stripeCount())
 	c.stop, c.stopAll = context.WithCancel(context.Background())
@@ -301,15 +301,6 @@ func (c *Cache[K, V]) expiry(now int64) int64 {
 	return now + int64(d)
 }
 
-// keepUntil is how long an entry expiring at exp stays useful for stale
-// serving.
-func (c *Cache[K, V]) keepUntil(exp int64) int64 {
-	if exp == never {
-		return never
-	}
-	return exp + int64(max(c.swr, c.sie))
-}
-
 // Get returns k's value and true if k holds a fresh value; otherwise the
 // zero V and false. It never serves a stale or negative entry and never
 // loads. Get takes no lock; it reads the clock only if entries expire.
@@ -345,7 +336,7 @@ func (c *Cache[K, V]) Set(k K, v V) {
 	if f := s.flights[k]; f != nil {
 		f.invalidated = true
 	}
-	ev := s.store(&entry[K, V]{key: k, val: v, hash: h, cost: cost, expires: exp, keep: c.keepUntil(exp)}, now)
+	ev := s.store(&entry[K, V]{key: k, val: v, hash: h, cost: cost, expires: exp}, now)
 	s.mu.Unlock()
 	s.count(ev)
 }

@@ -109,7 +109,10 @@ func (c *Cache[K, V]) GetOrLoad(ctx context.Context, k K, load func(context.Cont
 		if e.expires == never || now < e.expires {
 			e.touch()
 			st.hits.Add(1)
-			return e.val, e.neg
+			if e.neg != nil {
+				return zero, e.neg.err
+			}
+			return e.val, nil
 		}
 		if e.neg == nil && now < e.expires+int64(c.swr) {
 			e.touch()
@@ -217,11 +220,9 @@ func (c *Cache[K, V]) settle(s *shard[K, V], h uint64, k K, f *flight[V], refres
 		if f.err == nil {
 			e.val, e.cost = f.val, c.costOf(k, f.val)
 			e.expires = c.expiry(now)
-			e.keep = c.keepUntil(e.expires)
 		} else {
-			e.neg = f.err
+			e.neg = &negative{f.err}
 			e.expires = now + int64(c.negTTL)
-			e.keep = e.expires
 		}
 	}
 	var ev evictions

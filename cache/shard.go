@@ -50,21 +50,37 @@ const (
 	inMain
 )
 
+// entry is one key's value. Its fields are ordered to keep it small: with
+// 8-byte keys and values it fits an 80-byte allocation.
 type entry[K comparable, V any] struct {
 	// Immutable once published.
 	key     K
 	val     V
-	neg     error // non-nil: a cached not-found result
+	neg     *negative // non-nil: a cached not-found result
 	hash    uint64
 	cost    int64
 	expires int64 // clock nanos (see Cache.nanos) when it stops being fresh; never
-	keep    int64 // when it stops being useful for stale serving; never
 
-	freq atomic.Int32
+	freq  atomic.Int32
+	queue uint8 // guarded by shard.mu
 
 	// Guarded by shard.mu.
 	prev, next *entry[K, V] // FIFO links: next is toward the tail (older)
-	queue      uint8
+}
+
+// negative is a cached not-found result: the error the load returned.
+type negative struct{ err error }
+
+// dead reports whether e is past all use at now: expired, and past the
+// stale-serving window staleFor (which negative entries do not get).
+func (e *entry[K, V]) dead(now, staleFor int64) bool {
+	if e.expires == never {
+		return false
+	}
+	if e.neg == nil {
+		return e.expires+staleFor <= now
+	}
+	return e.expires <= now
 }
 
 // touch records a read: the frequency goes up by one, up to maxFreq. A
@@ -159,6 +175,7 @@ type shard[K comparable, V any] struct {
 
 	mu          sync.Mutex
 	capacity    int64 // bound on small.cost + main.cost
+	staleFor    int64 // how long past expiry entries stay useful: max(StaleWhileRevalidate, StaleIfError)
 	smallCap    int64
 	small, main fifo[K, V]
 	ghost       ghost
@@ -173,8 +190,9 @@ type shard[K comparable, V any] struct {
 // evictions counts one store's evictions, reported after unlocking.
 type evictions struct{ size, expired int64 }
 
-func (s *shard[K, V]) init(capacity int64) {
+func (s *shard[K, V]) init(capacity, staleFor int64) {
 	s.capacity = capacity
+	s.staleFor = staleFor
 	s.smallCap = max(capacity/10, 1)
 	s.ghost = ghost{limit: uint64(max(capacity-s.smallCap, 1)), m: map[uint64]uint64{}}
 	s.flights = map[K]*flight[V]{}
@@ -293,7 +311,7 @@ func (s *shard[K, V]) evict(now, room int64) evictions {
 			e := s.small.tail
 			s.small.unlink(e)
 			switch {
-			case e.keep <= now:
+			case e.dead(now, s.staleFor):
 				s.drop(e, &ev.expired)
 			case e.freq.Load() > 0:
 				e.freq.Store(0)
@@ -308,7 +326,7 @@ func (s *shard[K, V]) evict(now, room int64) evictions {
 		e := s.main.tail
 		s.main.unlink(e)
 		switch f := e.freq.Load(); {
-		case e.keep <= now:
+		case e.dead(now, s.staleFor):
 			s.drop(e, &ev.expired)
 		case f > 0:
 			e.freq.Store(min(f, maxFreq) - 1)
