@@ -65,9 +65,9 @@ func (e *DeliveryError) Is(target error) bool {
 // Unwrap returns Err.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
-// Permanent reports whether retrying err is pointless: the endpoint is gone
+// IsPermanent reports whether retrying err is pointless: the endpoint is gone
 // (410), the destination is forbidden, or the message cannot be signed.
-func Permanent(err error) bool {
+func IsPermanent(err error) bool {
 	return errors.Is(err, ErrGone) || errors.Is(err, ErrForbiddenDestination) || errors.Is(err, errBadMessage)
 }
 
@@ -171,7 +171,7 @@ func sleep(ctx context.Context, d time.Duration) error {
 // Any 2xx is success; any other status (3xx and 4xx included, as the
 // receiver may be misconfigured for a while) or a network error is retried,
 // except that it stops early on a permanent failure (410 Gone, a
-// forbidden destination: see [Permanent]) and returns a *DeliveryError for
+// forbidden destination: see [IsPermanent]) and returns a *DeliveryError for
 // it and for the last failure when the schedule is exhausted.
 //
 // Send blocks for as long as the schedule (about 27 hours by default), in
@@ -207,7 +207,7 @@ func (s *Sender) Send(ctx context.Context, ep Endpoint, msg Message) error {
 // schedule's, with up to 10% jitter, or the receiver's Retry-After if longer
 // (at most MaxRetryAfter).
 func (s *Sender) Next(attempt int, err error) (time.Duration, bool) {
-	if Permanent(err) || attempt < 1 || attempt > len(s.schedule) {
+	if IsPermanent(err) || attempt < 1 || attempt > len(s.schedule) {
 		return 0, false
 	}
 	d := s.schedule[attempt-1]

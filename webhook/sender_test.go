@@ -167,7 +167,7 @@ func TestSSRF(t *testing.T) {
 	s := webhook.NewSender(c)
 	for _, url := range []string{srv.URL, "http://localhost:" + port + "/", "http://[::ffff:127.0.0.1]:" + port + "/"} {
 		err := s.Send(context.Background(), webhook.Endpoint{URL: url, Secrets: []string{vecSecret}}, msg)
-		if !errors.Is(err, webhook.ErrForbiddenDestination) || !webhook.Permanent(err) {
+		if !errors.Is(err, webhook.ErrForbiddenDestination) || !webhook.IsPermanent(err) {
 			t.Errorf("Send(%s) = %v; want ErrForbiddenDestination, permanent", url, err)
 		}
 	}
@@ -200,7 +200,7 @@ func TestBadMessage(t *testing.T) {
 		{webhook.Endpoint{URL: "http://127.0.0.1:1/", Secrets: []string{vecSecret}}, webhook.Message{}},
 		{webhook.Endpoint{URL: "::", Secrets: []string{vecSecret}}, msg},
 	} {
-		if err := s.Send(context.Background(), tc.ep, tc.m); !webhook.Permanent(err) {
+		if err := s.Send(context.Background(), tc.ep, tc.m); !webhook.IsPermanent(err) {
 			t.Errorf("Send(%+v, %+v) = %v; want a permanent error", tc.ep, tc.m, err)
 		}
 	}
