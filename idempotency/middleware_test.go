@@ -1,9 +1,11 @@
 package idempotency_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -406,5 +408,41 @@ func TestConfigPanics(t *testing.T) {
 			}()
 			idempotency.Middleware(tc.cfg)
 		})
+	}
+}
+
+// hijackWriter is a ResponseWriter whose connection can be hijacked.
+type hijackWriter struct {
+	*httptest.ResponseRecorder
+	conns []net.Conn
+}
+
+func (w *hijackWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	a, b := net.Pipe()
+	w.conns = append(w.conns, a, b)
+	return a, bufio.NewReadWriter(bufio.NewReader(a), bufio.NewWriter(a)), nil
+}
+
+// TestHijackReleases checks a hijacked response is not stored: the retry
+// runs the handler again.
+func TestHijackReleases(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int64
+	h := idempotency.Middleware(idempotency.Config{Store: idempotency.NewMemoryStore(), Key: clientHeader})(
+		http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			calls.Add(1)
+			if _, _, err := http.NewResponseController(w).Hijack(); err != nil {
+				t.Errorf("Hijack through the middleware: %v", err)
+			}
+		}))
+	for range 2 {
+		w := &hijackWriter{ResponseRecorder: httptest.NewRecorder()}
+		h.ServeHTTP(w, newReq(step{key: "k"}))
+		for _, c := range w.conns {
+			_ = c.Close()
+		}
+	}
+	if calls.Load() != 2 {
+		t.Errorf("handler calls = %d; want 2 (a hijacked response is not replayable)", calls.Load())
 	}
 }
