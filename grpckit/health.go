@@ -100,7 +100,9 @@ type Health struct {
 // sends the current status, then each change, like grpc's, but after
 // Shutdown it sends NOT_SERVING and then ends the stream with Unavailable,
 // so that watchers do not hold a graceful stop (grpc.Server.GracefulStop)
-// until its timeout. Panics if srv or checker is nil, or if an option does.
+// until its timeout; the access log writes that end at Info level. Watch
+// refuses a service name longer than 256 bytes with InvalidArgument, and
+// keeps a copy of the name, not the request, for the life of the stream. Panics if srv or checker is nil, or if an option does.
 func RegisterHealth(srv grpc.ServiceRegistrar, checker *health.Checker, opts ...HealthOption) *Health {
 	if srv == nil {
 		panic("grpckit.RegisterHealth: srv is nil; pass the *grpc.Server to register on")
