@@ -36,6 +36,11 @@ type Config struct {
 	RedisAddr     string `env:"REDIS_ADDR"`
 	RedisPassword string `env:"REDIS_PASSWORD" secret:"true"`
 
+	// DatabaseURL, when set (or when the standard PG* variables are), keeps
+	// the notes in PostgreSQL, e.g. postgres://user@host:5432/db; empty
+	// means the in-memory store.
+	DatabaseURL string `env:"DATABASE_URL" secret:"true"`
+
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"65536" validate:"min=1"`
 	// RequestTimeout bounds each API request.

@@ -22,7 +22,7 @@ import (
 // with work.Map, through a call.Client that retries, budgets its retries and
 // trips a breaker when the downstream fails.
 type digestAPI struct {
-	store      *store
+	store      noteStore
 	client     *call.Client
 	analyzeURL string // the downstream endpoint
 	fanOut     int
@@ -46,7 +46,11 @@ func (a *digestAPI) register(mux *http.ServeMux) {
 }
 
 func (a *digestAPI) digest(w http.ResponseWriter, r *http.Request) {
-	notes := a.store.list(50)
+	notes, err := a.store.list(r.Context(), 50)
+	if err != nil {
+		problem.Write(w, r, err)
+		return
+	}
 	items, err := work.Map(r.Context(), notes, func(ctx context.Context, n Note) (digestItem, error) {
 		res, err := a.analyze(ctx, n)
 		return digestItem{ID: n.ID, Title: n.Title, analysis: res}, err

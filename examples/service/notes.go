@@ -1,12 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chassis-go/chassis/httpkit"
@@ -32,84 +29,20 @@ const (
 	maxTitle = 200
 	maxBody  = 16 << 10
 	maxNotes = 10_000
+	// A list answer holds at most maxListLimit notes of at most maxBody
+	// bytes each: 1.6 MiB, not the 16 MiB a limit of 1000 allowed.
+	defaultListLimit = 20
+	maxListLimit     = 100
 )
-
-// store is an in-memory note store, safe for concurrent use. A real service
-// would put a database here; the handlers would not change.
-type store struct {
-	mu     sync.RWMutex
-	nextID int64
-	notes  map[int64]Note
-	now    func() time.Time
-}
-
-func newStore() *store {
-	return &store{notes: make(map[int64]Note), now: time.Now}
-}
 
 var (
 	errNoteNotFound = problem.NotFound("no note with that id")
 	errStoreFull    = problem.New(http.StatusInsufficientStorage, "the note store is full")
 )
 
-func (s *store) create(in noteInput) (Note, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.notes) >= maxNotes {
-		return Note{}, errStoreFull
-	}
-	s.nextID++
-	n := Note{ID: s.nextID, Title: in.Title, Body: in.Body, Created: s.now().UTC()}
-	s.notes[n.ID] = n
-	return n, nil
-}
-
-func (s *store) get(id int64) (Note, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	n, ok := s.notes[id]
-	if !ok {
-		return Note{}, errNoteNotFound
-	}
-	return n, nil
-}
-
-func (s *store) delete(id int64) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.notes[id]; !ok {
-		return errNoteNotFound
-	}
-	delete(s.notes, id)
-	return nil
-}
-
-// len returns the number of notes, without copying or sorting them (the
-// readiness check calls it on every probe).
-func (s *store) len() int {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	return len(s.notes)
-}
-
-// list returns up to limit notes in id order.
-func (s *store) list(limit int) []Note {
-	s.mu.RLock()
-	out := make([]Note, 0, min(limit, len(s.notes)))
-	for _, n := range s.notes {
-		out = append(out, n)
-	}
-	s.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Note) int { return cmp.Compare(a.ID, b.ID) })
-	if len(out) > limit {
-		out = out[:limit]
-	}
-	return out
-}
-
 // notesAPI serves the /v1/notes endpoints.
 type notesAPI struct {
-	store *store
+	store noteStore
 }
 
 func (a *notesAPI) register(mux *http.ServeMux) {
@@ -137,7 +70,7 @@ func (a *notesAPI) create(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusUnprocessableEntity, "body: longer than 16384 bytes").With("field", "body"))
 		return
 	}
-	n, err := a.store.create(in)
+	n, err := a.store.create(r.Context(), in)
 	if err != nil {
 		problem.Write(w, r, err)
 		return
@@ -150,7 +83,7 @@ func (a *notesAPI) get(w http.ResponseWriter, r *http.Request) {
 	id, err := noteID(r)
 	if err == nil {
 		var n Note
-		if n, err = a.store.get(id); err == nil {
+		if n, err = a.store.get(r.Context(), id); err == nil {
 			_ = httpkit.WriteJSON(w, r, http.StatusOK, n)
 			return
 		}
@@ -161,7 +94,7 @@ func (a *notesAPI) get(w http.ResponseWriter, r *http.Request) {
 func (a *notesAPI) delete(w http.ResponseWriter, r *http.Request) {
 	id, err := noteID(r)
 	if err == nil {
-		err = a.store.delete(id)
+		err = a.store.delete(r.Context(), id)
 	}
 	if err != nil {
 		problem.Write(w, r, err)
@@ -171,16 +104,21 @@ func (a *notesAPI) delete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *notesAPI) list(w http.ResponseWriter, r *http.Request) {
-	limit := 100
+	limit := defaultListLimit
 	if s := r.URL.Query().Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 1000 {
-			problem.Write(w, r, problem.BadRequest("limit: must be an integer from 1 to 1000").With("field", "limit"))
+		if err != nil || n < 1 || n > maxListLimit {
+			problem.Write(w, r, problem.BadRequest("limit: must be an integer from 1 to 100").With("field", "limit"))
 			return
 		}
 		limit = n
 	}
-	_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]any{"notes": a.store.list(limit)})
+	notes, err := a.store.list(r.Context(), limit)
+	if err != nil {
+		problem.Write(w, r, err)
+		return
+	}
+	_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]any{"notes": notes})
 }
 
 func noteID(r *http.Request) (int64, error) {

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"runtime"
 	"time"
 
@@ -35,6 +35,7 @@ type service struct {
 	checker  *health.Checker
 	client   *call.Client
 	redis    *redis.Client // nil without REDIS_ADDR
+	store    noteStore
 	handler  http.Handler
 	grpc     *grpc.Server
 	grpcHlth *grpckit.Health
@@ -93,16 +94,18 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 			return call.Token{Value: cfg.DownstreamToken}, nil
 		})),
 	)
-	store := newStore()
+	store, err := openStore(cfg, tel)
+	if err != nil {
+		return nil, err
+	}
+	s.store = store
 	notes := &notesAPI{store: store}
 	digest := &digestAPI{store: store, client: s.client, fanOut: cfg.FanOut, analyzeURL: s.analyzeURL}
 
-	s.checker.Add("notes-store", func(context.Context) error {
-		if store.len() >= maxNotes {
-			return errors.New("store is full")
-		}
-		return nil
-	})
+	// A full store is answered 507 on create and is not a readiness
+	// failure: otherwise a client filling it would pull every replica out
+	// of rotation. Readiness asks only whether the store can serve.
+	s.checker.Add("notes-store", store.ping)
 	s.checker.Add("downstream", s.downstreamCheck, health.NonCritical(), health.Timeout(time.Second))
 
 	// The API: every request goes through the full middleware stack,
@@ -128,7 +131,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		cors,
 		guard.RateLimit(guard.RateLimitConfig{Limiter: limiter, Key: key, Logger: logger}),
 		guard.MaxBody(cfg.MaxBodyBytes),
-		guard.Timeout(cfg.RequestTimeout, guard.TimeoutLogger(logger)),
+		guard.Timeout(cfg.RequestTimeout, guard.WithLogger(logger)),
 		// Innermost: a panic becomes a 500 problem while Timeout still
 		// waits, and the route the mux matched reaches the outer layers.
 		httpkit.Recovery(logger),
@@ -151,6 +154,17 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	s.grpcHlth = grpckit.RegisterHealth(s.grpc, s.checker)
 	built = true
 	return s, nil
+}
+
+// openStore returns the PostgreSQL store when DATABASE_URL or PGHOST is set,
+// else the in-memory one.
+func openStore(cfg Config, tel *telemetry.Provider) (noteStore, error) {
+	if cfg.DatabaseURL == "" && os.Getenv("PGHOST") == "" {
+		return newMemStore(), nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return newPGStore(ctx, cfg.DatabaseURL, tel.MeterProvider())
 }
 
 // listen opens the HTTP and gRPC listeners and resolves the downstream URL,
@@ -204,6 +218,9 @@ func (s *service) close() {
 	}
 	if s.client != nil {
 		s.client.CloseIdleConnections()
+	}
+	if s.store != nil {
+		s.store.close()
 	}
 	if s.redis != nil {
 		_ = s.redis.Close()
