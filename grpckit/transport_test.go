@@ -20,8 +20,8 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/status"
 
-	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/grpckit"
+	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/health"
 	"github.com/chassis-go/chassis/internal/fakeclock"
 	"github.com/chassis-go/chassis/lifecycle"
