@@ -104,6 +104,24 @@ func ShutdownTimeout(d time.Duration) DrainOption {
 	return func(c *drainConfig) { c.timeout = d }
 }
 
+// Drain combines opts into one DrainOption, applied in order, so that one
+// value configures the drain of several servers alike:
+//
+//	drain := lifecycle.Drain(lifecycle.DrainDelay(5*time.Second), lifecycle.ShutdownTimeout(10*time.Second))
+//	lifecycle.Run(ctx, lifecycle.HTTP(httpSrv, drain), grpckit.Serve(grpcSrv, lis, drain))
+//
+// Nil options are ignored.
+func Drain(opts ...DrainOption) DrainOption {
+	opts = append([]DrainOption(nil), opts...)
+	return func(c *drainConfig) {
+		for _, o := range opts {
+			if o != nil {
+				o(c)
+			}
+		}
+	}
+}
+
 // withClock replaces time.Sleep (the drain delay) and time.After (the wait
 // after Close) in tests.
 func withClock(sleep func(time.Duration), after func(time.Duration) <-chan time.Time) DrainOption {

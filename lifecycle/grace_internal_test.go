@@ -149,3 +149,12 @@ func TestPanicError_bounded(t *testing.T) {
 		t.Errorf("Unwrap does not return an error Value (or returns a non-error one)")
 	}
 }
+
+// TestDrain: Drain applies its options in order and ignores nil ones.
+func TestDrain(t *testing.T) {
+	t.Parallel()
+	c := newDrainConfig([]DrainOption{Drain(nil, DrainDelay(time.Second), BeforeShutdown(func() {}), DrainDelay(2*time.Second)), nil})
+	if c.delay != 2*time.Second || len(c.before) != 1 || c.timeout != DefaultShutdownTimeout {
+		t.Errorf("config = %+v; want delay 2s, one BeforeShutdown, the default timeout", c)
+	}
+}
