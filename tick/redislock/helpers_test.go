@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"math/rand/v2"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -69,14 +69,14 @@ func (b *backend) expire(t *testing.T, c redis.UniversalClient, key string) {
 // CHASSIS_REDIS_ADDR and the real Redis Cluster at
 // CHASSIS_REDIS_CLUSTER_ADDRS (comma-separated seeds), each with a key
 // prefix unique to the test. A real backend whose variable is unset is
-// skipped, except under CI=true, where that fails the test. Miniredis's
-// clock moves only when told, so its TTL can be long (it is fast-forwarded),
-// which spares its slow Lua under -race spurious renewal timeouts; the real
-// servers use a short one.
+// skipped, except under CI=true, where that fails the test. The TTLs are
+// long enough that a call (bounded by TTL/3) does not time out on a loaded
+// CI machine under -race; miniredis's clock moves only when told, so its
+// expiry costs no waiting.
 func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
 	t.Run("miniredis", func(t *testing.T) {
 		mr := miniredis.RunT(t)
-		f(t, &backend{mr: mr, addrs: []string{mr.Addr()}, prefix: uniquePrefix(), ttl: 1500 * time.Millisecond})
+		f(t, &backend{mr: mr, addrs: []string{mr.Addr()}, prefix: uniquePrefix(), ttl: 3 * time.Second})
 	})
 	for _, real := range []struct{ name, env string }{{"redis", "CHASSIS_REDIS_ADDR"}, {"cluster", "CHASSIS_REDIS_CLUSTER_ADDRS"}} {
 		t.Run(real.name, func(t *testing.T) {
@@ -87,7 +87,7 @@ func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
 				}
 				t.Skipf("%s is not set; the miniredis subtest ran instead", real.env)
 			}
-			b := &backend{addrs: strings.Split(v, ","), prefix: uniquePrefix(), ttl: 600 * time.Millisecond}
+			b := &backend{addrs: strings.Split(v, ","), prefix: uniquePrefix(), ttl: 2 * time.Second}
 			c := b.client(t)
 			t.Cleanup(func() { deleteKeys(t, c, b.prefix) })
 			f(t, b)
