@@ -15,25 +15,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/problem"
 )
-
-// MaxBodyOption configures [MaxBody].
-type MaxBodyOption func(*maxBodyOptions)
-
-type maxBodyOptions struct {
-	mp metric.MeterProvider
-}
-
-// MaxBodyMeterProvider sets where MaxBody creates its
-// chassis.guard.rejections counter; the default is otel.GetMeterProvider() at
-// the time MaxBody is called. Panics if mp is nil.
-func MaxBodyMeterProvider(mp metric.MeterProvider) MaxBodyOption {
-	if mp == nil {
-		panic("guard.MaxBodyMeterProvider: mp is nil; omit the option to use the global provider")
-	}
-	return func(o *maxBodyOptions) { o.mp = mp }
-}
 
 // MaxBody limits request bodies to n bytes. Exactly n bytes are accepted;
 // n == 0 means that no request may carry a body (an empty body is fine).
@@ -56,7 +40,11 @@ func MaxBodyMeterProvider(mp metric.MeterProvider) MaxBodyOption {
 // through Unwrap, every [net/http.ResponseController] method.
 //
 // Each 413 is counted on chassis.guard.rejections with chassis.guard =
-// maxbody.
+// maxbody, created with the MeterProvider of [WithMeterProvider].
+//
+// The route a ServeMux inside matched is published to the middleware
+// outside (httpkit's access log and span) through the request's metadata;
+// the caller's *http.Request is not modified.
 //
 // Panics if n is negative.
 func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
@@ -65,7 +53,9 @@ func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
 	}
 	var o maxBodyOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt.applyMaxBody(&o)
+		}
 	}
 	rc := newRejectionCounter(o.mp, "maxbody")
 	tooLarge := problem.PayloadTooLarge(fmt.Sprintf("the request body is larger than %d bytes", n))
@@ -74,6 +64,9 @@ func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
 			panic("guard.MaxBody: next handler is nil; pass the handler to protect")
 		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// A ServeMux inside sets Pattern on the request it gets, which
+			// middleware outside never see: publish it to them.
+			r, info := reqmeta.Ensure(r)
 			if r.ContentLength > n {
 				rc.add(r)
 				problem.Write(w, r, tooLarge)
@@ -81,6 +74,7 @@ func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
 			}
 			if r.Body == nil || r.Body == http.NoBody {
 				next.ServeHTTP(w, r)
+				info.Publish(r.Pattern)
 				return
 			}
 			mw := &maxBodyWriter{w: w, problem: tooLarge, rejections: rc}
@@ -91,9 +85,7 @@ func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {
 			r2.Body = &maxBodyReader{ReadCloser: http.MaxBytesReader(w, r.Body, n), hit: &mw.hit}
 			mw.r = r2
 			next.ServeHTTP(mw, r2)
-			if r.Pattern == "" { // a ServeMux inside routed r2: let outer middleware see the route
-				r.Pattern = r2.Pattern
-			}
+			info.Publish(r2.Pattern)
 			mw.finish()
 		})
 	}

@@ -44,7 +44,6 @@ func TestMaxBodyPanicsOnMisuse(t *testing.T) {
 	}{
 		{"negative n", func() { guard.MaxBody(-1) }, "guard.MaxBody: n is -1"},
 		{"nil next", func() { guard.MaxBody(1)(nil) }, "guard.MaxBody: next handler is nil"},
-		{"nil meter provider", func() { guard.MaxBodyMeterProvider(nil) }, "guard.MaxBodyMeterProvider:"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -220,7 +219,7 @@ func TestMaxBodyMetric(t *testing.T) {
 	t.Parallel()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	h := guard.MaxBody(2, guard.MaxBodyMeterProvider(mp))(mwEcho(nil))
+	h := guard.MaxBody(2, guard.WithMeterProvider(mp))(mwEcho(nil))
 	for _, body := range []string{"ok", "declared too long", "chunked too long"} {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		if strings.HasPrefix(body, "chunked") {

@@ -103,7 +103,7 @@ const (
 //
 // The limiter reports the number of tracked keys as the observable gauge
 // chassis.ratelimit.keys ({key}, attribute chassis.limiter=memory) to the
-// MeterProvider of MemoryMeterProvider, by default the global one. The
+// MeterProvider of WithMeterProvider, by default the global one. The
 // registration holds a reference to the limiter for the life of the
 // MeterProvider: create limiters once, at startup, not per request.
 type MemoryLimiter struct {
@@ -148,37 +148,6 @@ type entry struct {
 	tat int64
 }
 
-// MemoryOption configures a [MemoryLimiter].
-type MemoryOption func(*memoryConfig)
-
-type memoryConfig struct {
-	maxKeys int
-	now     func() time.Time
-	mp      metric.MeterProvider
-}
-
-// MaxKeys sets the most keys the limiter tracks; the default is
-// [DefaultMaxKeys]. [NewMemoryLimiter] panics if n < 1.
-func MaxKeys(n int) MemoryOption { return func(c *memoryConfig) { c.maxKeys = n } }
-
-// WithClock makes the limiter read the time from now instead of time.Now.
-// now must be safe for concurrent use. A nil now means time.Now.
-//
-// time.Now's monotonic reading never goes back; an injected clock might, so
-// the limiter treats a reading earlier than the latest it has seen as the
-// latest: time stands still until the clock catches up. A clock that steps
-// back therefore never grants extra admissions (a step forward, on the
-// other hand, replenishes every key, as elapsed time does).
-func WithClock(now func() time.Time) MemoryOption {
-	return func(c *memoryConfig) { c.now = now }
-}
-
-// MemoryMeterProvider sets the MeterProvider the limiter reports its key count
-// to. A nil mp means the global provider (otel.GetMeterProvider).
-func MemoryMeterProvider(mp metric.MeterProvider) MemoryOption {
-	return func(c *memoryConfig) { c.mp = mp }
-}
-
 // NewMemoryLimiter returns an in-memory limiter applying l to each key
 // separately, tracking at most MaxKeys keys (see [MemoryLimiter] for the
 // eviction rule). A zero l.Burst means l.Rate.
@@ -191,7 +160,9 @@ func NewMemoryLimiter(l Limit, opts ...MemoryOption) *MemoryLimiter {
 	}
 	cfg := memoryConfig{maxKeys: DefaultMaxKeys}
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil {
+			o.applyMemory(&cfg)
+		}
 	}
 	if cfg.maxKeys < 1 {
 		panic(fmt.Sprintf("guard.NewMemoryLimiter: MaxKeys must be >= 1, got %d", cfg.maxKeys))

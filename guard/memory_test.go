@@ -463,7 +463,7 @@ func memBytesPerKey(n int) float64 {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	m := guard.NewMemoryLimiter(guard.PerSecond(1), guard.MaxKeys(2*n), guard.MemoryMeterProvider(mp))
+	m := guard.NewMemoryLimiter(guard.PerSecond(1), guard.MaxKeys(2*n), guard.WithMeterProvider(mp))
 	for _, k := range keys {
 		m.Allow(ctx, k)
 	}
@@ -481,7 +481,7 @@ func TestMemoryLimiterKeysMetric(t *testing.T) {
 	t.Parallel()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	m := guard.NewMemoryLimiter(guard.PerSecond(1), guard.MemoryMeterProvider(mp))
+	m := guard.NewMemoryLimiter(guard.PerSecond(1), guard.WithMeterProvider(mp))
 	for i := range 3 {
 		m.Allow(context.Background(), fmt.Sprint(i))
 	}

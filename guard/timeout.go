@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -20,41 +21,20 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
 
+	"github.com/chassis-go/chassis/internal/panicval"
+	"github.com/chassis-go/chassis/internal/reqmeta"
+	"github.com/chassis-go/chassis/internal/respwrite"
 	"github.com/chassis-go/chassis/problem"
 )
-
-// TimeoutOption configures [Timeout].
-type TimeoutOption func(*timeoutOptions)
-
-type timeoutOptions struct {
-	mp     metric.MeterProvider
-	logger *slog.Logger
-}
-
-// TimeoutMeterProvider sets where Timeout creates its
-// chassis.timeout.expired and chassis.timeout.overruns counters; the default
-// is otel.GetMeterProvider() at the time Timeout is called. Panics if mp is
-// nil.
-func TimeoutMeterProvider(mp metric.MeterProvider) TimeoutOption {
-	if mp == nil {
-		panic("guard.TimeoutMeterProvider: mp is nil; omit the option to use the global provider")
-	}
-	return func(o *timeoutOptions) { o.mp = mp }
-}
-
-// TimeoutLogger sets the logger that reports a panic raised by a handler
-// after Timeout stopped waiting for it (see [Timeout]); the default is
-// slog.Default() at the time of the panic. Panics if l is nil.
-func TimeoutLogger(l *slog.Logger) TimeoutOption {
-	if l == nil {
-		panic("guard.TimeoutLogger: l is nil; omit the option to use slog.Default()")
-	}
-	return func(o *timeoutOptions) { o.logger = l }
-}
 
 // timeoutProblem is the response a client gets when the deadline passes
 // before the handler has written anything.
 var timeoutProblem = problem.Timeout("the server did not produce a response in time")
+
+// overrunGrace is how long a handler may keep running after Timeout gave up
+// on it at its deadline before it counts as an overrun: time enough to
+// notice the canceled context and return.
+const overrunGrace = time.Second
 
 // Timeout bounds the time next may take to start answering a request, without
 // buffering the response.
@@ -71,26 +51,36 @@ var timeoutProblem = problem.Timeout("the server did not produce a response in t
 //     [net/http.ResponseController] methods return it as errors, and nothing
 //     next does reaches the client. Only headers set on the response before
 //     Timeout ran (by outer middleware) are on the 504; headers next set are
-//     not.
+//     not. The 504 carries the request id recorded by httpkit.RequestID
+//     (inside or outside Timeout) or set on the response by outer middleware.
 //   - After next has started the response: the status is already sent and the
 //     body is partial, so the response can become neither a 504 nor an honest
-//     success. Timeout aborts it by panicking with [net/http.ErrAbortHandler] on
-//     the serving goroutine: net/http closes the connection (HTTP/1) or resets
-//     the stream (HTTP/2) without logging, and the client sees a broken
-//     transfer (an unexpected EOF, or a stream error), never a truncated body
-//     that looks complete. An outer recovery middleware must let that panic
+//     success. Timeout aborts it and then panics with
+//     [net/http.ErrAbortHandler] on the serving goroutine: net/http closes
+//     the connection (HTTP/1) or resets the stream (HTTP/2) without logging,
+//     and the client sees a broken transfer (an unexpected EOF, a connection
+//     reset or a stream error), never a truncated body that looks complete.
+//     A body delimited by the end of the connection (HTTP/1.0 without
+//     Content-Length), which an orderly close would complete, is ended with
+//     a TCP reset instead. An outer recovery middleware must let that panic
 //     through. If a write by next is in progress at the deadline, Timeout
 //     first sets the connection's write deadline to now (through
 //     ResponseController, where supported) so the write fails, and waits for
 //     it to return, because a ResponseWriter must not be used after
-//     ServeHTTP returns.
+//     ServeHTTP returns. A read by next is never waited for: [io.Copy] from a
+//     source that produces nothing (a pipe, an upstream body) holds nothing
+//     at the deadline.
 //   - After next has hijacked the connection: the connection is next's, so
 //     Timeout writes nothing and returns.
 //
 // A handler that returns after the deadline without having written anything
 // also produces the 504. If the request context ends for another reason (the
-// client went away), Timeout stops waiting the same way, and the status of
-// an unwritten response is 499 ([problem.StatusClientClosedRequest]).
+// client went away) before next has written anything, Timeout stops waiting
+// the same way, and the status of the unwritten response is 499
+// ([problem.StatusClientClosedRequest]). If next has started the response by
+// then, Timeout keeps waiting for next to return, until the deadline: the
+// client is most likely gone, and a response that next completes is
+// complete, never an abort.
 //
 // Response bytes go to the client as next writes them: memory use does not
 // grow with the response size and the time to the first byte is unchanged,
@@ -99,27 +89,34 @@ var timeoutProblem = problem.Timeout("the server did not produce a response in t
 // Flush, Hijack, ReadFrom, the deadline and full-duplex methods of
 // [net/http.ResponseController], and Unwrap; writing through the unwrapped
 // writer bypasses Timeout's protection and must stop at the deadline.
+// ReadFrom reads its source without holding the writer (only its writes
+// do), except for a regular file, which it hands to the real writer whole
+// so that the server can use sendfile.
 //
 // Cancellation contract: the context next receives is canceled at the
 // deadline, and next should return soon after. Timeout does not wait for a
 // handler that ignores it: such a handler's goroutine outlives ServeHTTP,
 // keeps any resources it holds, and must not read the request body after the
-// deadline (the server may close it). Each return of a handler after Timeout
-// gave up on it at its deadline is counted on chassis.timeout.overruns.
+// deadline (the server may close it). A handler still running one second
+// after Timeout gave up on it at its deadline is counted on
+// chassis.timeout.overruns; one that returns within that second honoured
+// its context and is not.
 //
 // A panic in next before the deadline is raised again, with the same value,
 // on the goroutine that called ServeHTTP, so outer recovery middleware and
 // net/http handle it as usual. A panic after Timeout stopped waiting has
 // nobody to reach: it is recovered and logged at error level with its stack
-// (see [TimeoutLogger]) instead of crashing the process.
+// (see [WithLogger]) instead of crashing the process; the value's text is
+// bounded to about 1 KiB.
 //
-// next runs on a copy of the request carrying the deadline. When next
-// finishes in time, the Pattern a ServeMux inside set on that copy is copied
-// to the caller's request (as the mux would have set it), so logging and
-// tracing middleware outside see the route.
+// next runs on a copy of the request carrying the deadline. The route a
+// ServeMux inside matched is published to the middleware outside (httpkit's
+// access log and span) through the request's metadata when next returns;
+// the caller's *http.Request is not modified.
 //
-// Metrics: chassis.timeout.expired counts deadlines that ended a request, with
-// the attribute chassis.phase = before_response (a 504 was sent) or
+// Metrics, created with the MeterProvider of [WithMeterProvider]:
+// chassis.timeout.expired counts deadlines that ended a request, with the
+// attribute chassis.phase = before_response (a 504 was sent) or
 // after_response (the response was aborted or hijacked); a client that went
 // away is not counted.
 //
@@ -130,7 +127,9 @@ func Timeout(d time.Duration, opts ...TimeoutOption) func(http.Handler) http.Han
 	}
 	var o timeoutOptions
 	for _, opt := range opts {
-		opt(&o)
+		if opt != nil {
+			opt.applyTimeout(&o)
+		}
 	}
 	if o.mp == nil {
 		o.mp = otel.GetMeterProvider()
@@ -178,9 +177,17 @@ type timeoutHandler struct {
 	metrics timeoutMetrics
 	logger  *slog.Logger
 
-	// exited, if set by a white-box test, is called on the handler goroutine
-	// as its very last action.
-	exited func()
+	// Hooks for white-box tests; nil in production.
+	//
+	// exited is called on the handler goroutine as its very last action.
+	// decided is called on the serving goroutine once it has decided, under
+	// the lock, what to do about a context that ended before the handler
+	// returned. afterFunc replaces time.AfterFunc for the overrun check, and
+	// deadlineAfter time.After for the deadline of a client that went away.
+	exited        func()
+	decided       func()
+	afterFunc     func(d time.Duration, f func())
+	deadlineAfter func(d time.Duration) <-chan time.Time
 }
 
 // Design of the streaming timeout.
@@ -211,8 +218,14 @@ type timeoutHandler struct {
 // progress it waits on a condition variable for it to end (after setting the
 // connection's write deadline to now when the response has started, so a
 // write blocked on a slow client fails quickly). Only then does it act, with
-// the writer to itself: it writes the 504 if nothing was started, or panics
-// with ErrAbortHandler if the response had started.
+// the writer to itself: it writes the 504 if nothing was started, or aborts
+// the response (respwrite.Abort) if it had started. Reads are never
+// reserved: ReadFrom reads its source unreserved and reserves the writer for
+// each write only, so a source that never produces cannot hold the serving
+// goroutine. When the context ends because the client went away after the
+// response started, the serving goroutine does not take the writer back: it
+// waits for the handler until the deadline, since a response the handler
+// completes must not be reported (and logged) as aborted.
 //
 // Headers: the handler gets a private copy of the header map, taken before
 // it starts. The handler's first operation on the real writer copies the
@@ -230,7 +243,6 @@ type timeoutWriter struct {
 	started  bool
 	hijacked bool
 	timedOut bool
-	overrun  bool // timedOut by the deadline, not by the client going away
 	done     bool
 	panicVal any
 
@@ -245,6 +257,9 @@ var (
 )
 
 func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// next's route reaches the middleware outside through info, and the 504
+	// finds the request id there.
+	r, info := reqmeta.Ensure(r)
 	ctx, cancel := context.WithTimeout(r.Context(), h.d)
 	defer cancel()
 	tw := &timeoutWriter{w: w, h: w.Header().Clone(), exited: make(chan struct{})}
@@ -252,47 +267,38 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		tw.h = make(http.Header)
 	}
 	tw.cond.L = &tw.mu
-	// The serving goroutine must not read r.Header once the handler runs
-	// (middleware inside may modify it), so capture what the 504 needs.
-	method := r.Method
-	reqID := r.Header.Get(problem.RequestIDHeader)
+	// inner shares r's header map with next, which may modify it: the
+	// serving goroutine reads only r's other fields from here on.
 	inner := r.WithContext(ctx)
-	go h.run(tw, inner)
+	go h.run(tw, inner, info)
 	select {
 	case <-tw.exited:
-		// A ServeMux inside set Pattern on inner; copy it out as the mux
-		// would have set it on r, so that logging and tracing outside see
-		// the route. The handler goroutine has exited: no race. After a
-		// timeout the route stays unknown.
-		if r.Pattern == "" {
-			r.Pattern = inner.Pattern
-		}
-		h.finish(ctx, w, tw, method, reqID)
+		h.finish(ctx, w, tw, r)
 	case <-ctx.Done():
-		h.expire(ctx, w, tw, method, reqID)
+		h.expire(ctx, w, tw, r, ctx.Err())
 	}
 }
 
 // run executes the handler on its own goroutine.
-func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request) {
+func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request, info *reqmeta.Info) {
 	defer func() {
 		p := recover()
+		// A ServeMux inside set the route on r; publish it before the
+		// serving goroutine can see exited.
+		info.Publish(r.Pattern)
 		tw.mu.Lock()
 		tw.done = true
 		tw.panicVal = p
-		abandoned, overrun := tw.timedOut, tw.overrun
+		abandoned := tw.timedOut
 		tw.mu.Unlock()
-		if overrun {
-			h.metrics.overruns.Add(context.WithoutCancel(r.Context()), 1)
-		}
-		if abandoned && p != nil && p != http.ErrAbortHandler {
+		if abandoned && p != nil && !isAbort(p) {
 			logger := h.logger
 			if logger == nil {
 				logger = slog.Default()
 			}
 			logger.LogAttrs(context.WithoutCancel(r.Context()), slog.LevelError,
 				"guard.Timeout: handler panicked after its deadline; the response was already sent",
-				slog.String("panic", fmt.Sprint(p)), slog.String("stack", string(debug.Stack())))
+				slog.String("panic", panicval.String(p)), slog.String("stack", string(debug.Stack())))
 		}
 		close(tw.exited)
 		if h.exited != nil {
@@ -302,10 +308,17 @@ func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request) {
 	h.next.ServeHTTP(tw, r)
 }
 
+// isAbort reports whether a recovered value is net/http's request to abort
+// the response, which is not a failure to report.
+func isAbort(p any) bool {
+	err, ok := p.(error)
+	return ok && errors.Is(err, http.ErrAbortHandler)
+}
+
 // finish completes a request whose handler returned before the serving
-// goroutine saw the deadline. The handler goroutine has finished, so tw is
-// no longer shared.
-func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, method, reqID string) {
+// goroutine gave up on it. The handler goroutine has finished, so tw is no
+// longer shared.
+func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, r *http.Request) {
 	if tw.panicVal != nil {
 		panic(tw.panicVal)
 	}
@@ -317,26 +330,45 @@ func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *
 	}
 	if err := ctx.Err(); err != nil {
 		// The handler gave up without answering because its context ended.
-		h.writeExpired(ctx, w, err, method, reqID)
+		h.writeExpired(w, r, err)
 		return
 	}
 	syncHeader(w.Header(), tw.h)
 }
 
-// expire handles the end of the context before the handler returned.
-func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, method, reqID string) {
-	err := ctx.Err()
+// expire handles the end of the context, with error err, before the handler
+// returned.
+func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, r *http.Request, err error) {
 	deadline := errors.Is(err, context.DeadlineExceeded)
 	tw.mu.Lock()
 	if tw.done {
 		// The handler returned at the same moment: it decided.
 		tw.mu.Unlock()
 		<-tw.exited
-		h.finish(ctx, w, tw, method, reqID)
+		h.finish(ctx, w, tw, r)
+		return
+	}
+	if !deadline && tw.started {
+		// The client went away after the response started (a client that
+		// read a complete response may close at once). Aborting would log
+		// a complete response as a failure, and returning now would let
+		// net/http end a partial one in order: wait for the handler until
+		// the deadline instead.
+		tw.mu.Unlock()
+		if h.decided != nil {
+			h.decided()
+		}
+		if h.await(ctx, tw) {
+			h.finish(ctx, w, tw, r)
+			return
+		}
+		h.expire(ctx, w, tw, r, context.DeadlineExceeded)
 		return
 	}
 	tw.timedOut = true
-	tw.overrun = deadline
+	if h.decided != nil {
+		h.decided()
+	}
 	if tw.writing > 0 && tw.started {
 		// The response will be aborted: make a write blocked on a slow
 		// client fail now rather than at the server's WriteTimeout. The
@@ -352,9 +384,12 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 	tw.mu.Unlock()
 	// From here on the handler goroutine cannot reach w.
 
+	if deadline {
+		h.watchOverrun(ctx, tw)
+	}
 	switch {
 	case !started:
-		h.writeExpired(ctx, w, err, method, reqID)
+		h.writeExpired(w, r, err)
 	case hijacked:
 		if deadline {
 			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
@@ -363,25 +398,62 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 		if deadline {
 			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
 		}
-		panic(http.ErrAbortHandler)
+		respwrite.Abort(w, r)
 	}
+}
+
+// await waits for the handler to return until ctx's deadline, and reports
+// whether it did.
+func (h *timeoutHandler) await(ctx context.Context, tw *timeoutWriter) bool {
+	deadline, _ := ctx.Deadline() // WithTimeout always sets one
+	var fired <-chan time.Time
+	if h.deadlineAfter != nil {
+		fired = h.deadlineAfter(time.Until(deadline))
+	} else {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		fired = t.C
+	}
+	select {
+	case <-tw.exited:
+		return true
+	case <-fired:
+		return false
+	}
+}
+
+// watchOverrun counts the handler on chassis.timeout.overruns if it is still
+// running overrunGrace after Timeout gave up on it at its deadline.
+func (h *timeoutHandler) watchOverrun(ctx context.Context, tw *timeoutWriter) {
+	ctx = context.WithoutCancel(ctx)
+	check := func() {
+		tw.mu.Lock()
+		running := !tw.done
+		tw.mu.Unlock()
+		if running {
+			h.metrics.overruns.Add(ctx, 1)
+		}
+	}
+	if h.afterFunc != nil {
+		h.afterFunc(overrunGrace, check)
+		return
+	}
+	time.AfterFunc(overrunGrace, check)
 }
 
 // writeExpired writes the error response for a request whose context ended
 // before anything was written: 504 at the deadline, 499 when the client
-// went away.
-func (h *timeoutHandler) writeExpired(ctx context.Context, w http.ResponseWriter, err error, method, reqID string) {
+// went away. r's header map is shared with the handler, which may still be
+// running, so problem.Write gets a request with r's method and context only:
+// the request id comes from the request metadata (or the response header).
+func (h *timeoutHandler) writeExpired(w http.ResponseWriter, r *http.Request, err error) {
 	var p error = timeoutProblem
 	if errors.Is(err, context.DeadlineExceeded) {
-		h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.before...)
+		h.metrics.expired.Add(context.WithoutCancel(r.Context()), 1, h.metrics.before...)
 	} else {
 		p = err
 	}
-	r := &http.Request{Method: method, Header: http.Header{}}
-	if reqID != "" {
-		r.Header.Set(problem.RequestIDHeader, reqID)
-	}
-	problem.Write(w, r, p)
+	problem.Write(w, (&http.Request{Method: r.Method}).WithContext(r.Context()), p)
 }
 
 // syncHeader makes dst hold exactly the entries of src. The value slices are
@@ -476,18 +548,47 @@ func (tw *timeoutWriter) Write(p []byte) (int, error) {
 	return tw.w.Write(p)
 }
 
-// ReadFrom copies src to the client, using the real writer's ReadFrom
-// (sendfile) where it has one.
+// ReadFrom copies src to the client. Only the writes hold the real writer:
+// a read that blocks (a pipe, an upstream body) does not keep Timeout from
+// answering at the deadline. A regular file (or a prefix of one, as
+// http.ServeContent sends) goes to the real writer's ReadFrom whole, so that
+// the server can use sendfile; reading a file does not block indefinitely.
 func (tw *timeoutWriter) ReadFrom(src io.Reader) (int64, error) {
-	first, err := tw.begin(true)
-	if err != nil {
-		return 0, err
+	if isRegularFile(src) {
+		first, err := tw.begin(true)
+		if err != nil {
+			return 0, err
+		}
+		defer tw.end()
+		if first {
+			syncHeader(tw.w.Header(), tw.h)
+		}
+		return io.Copy(tw.w, src)
 	}
-	defer tw.end()
-	if first {
-		syncHeader(tw.w.Header(), tw.h)
+	bp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bp)
+	// writerOnly hides ReadFrom, so that CopyBuffer reads (or lets src
+	// write) into tw.Write, which reserves the writer per chunk.
+	return io.CopyBuffer(writerOnly{tw}, src, *bp)
+}
+
+// copyBufs holds the buffers of ReadFrom.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// writerOnly is an io.Writer without the other methods of what it wraps.
+type writerOnly struct{ io.Writer }
+
+// isRegularFile reports whether r reads a regular file.
+func isRegularFile(r io.Reader) bool {
+	if lr, ok := r.(*io.LimitedReader); ok {
+		r = lr.R
 	}
-	return io.Copy(tw.w, src)
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode().IsRegular()
 }
 
 // Flush implements http.Flusher; see FlushError.

@@ -2,6 +2,7 @@ package guard
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -32,31 +33,38 @@ func timeoutOverruns(t *testing.T, reader sdkmetric.Reader) int64 {
 	return 0
 }
 
-// TestTimeoutOverrunsMetric uses the exited hook to know when the abandoned
-// handler's goroutine has counted its overrun.
+// TestTimeoutOverrunsMetric counts three requests whose deadline passed
+// before the handler returned. Only a handler still running overrunGrace
+// after the deadline is an overrun: afterFunc captures the check that
+// Timeout schedules, and the test runs it when the handler has returned
+// (or not), so no timer decides the outcome.
 func TestTimeoutOverrunsMetric(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name    string
-		d       time.Duration
-		handler func(release <-chan struct{}) http.HandlerFunc
+		name string
+		// handler gets the request's decided hook signal and the test's
+		// release channel.
+		handler func(decided, release <-chan struct{}) http.HandlerFunc
+		returns bool // the handler returns before the grace check runs
 		want    int64
 	}{
 		{
 			name: "handler ignoring its deadline",
-			d:    20 * time.Millisecond,
-			handler: func(release <-chan struct{}) http.HandlerFunc {
+			handler: func(_, release <-chan struct{}) http.HandlerFunc {
 				return func(w http.ResponseWriter, r *http.Request) { <-release }
 			},
-			want: 1,
+			want: 3,
 		},
 		{
-			name: "handler returning in time",
-			d:    time.Hour,
-			handler: func(<-chan struct{}) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }
+			name: "handler honouring its deadline",
+			handler: func(decided, _ <-chan struct{}) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					<-r.Context().Done()
+					<-decided // return only once Timeout has given up on us
+				}
 			},
-			want: 0,
+			returns: true,
+			want:    0,
 		},
 	}
 	for _, tc := range tests {
@@ -64,16 +72,124 @@ func TestTimeoutOverrunsMetric(t *testing.T) {
 			t.Parallel()
 			reader := sdkmetric.NewManualReader()
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-			release, exited := make(chan struct{}), make(chan struct{})
-			h := Timeout(tc.d, TimeoutMeterProvider(mp))(tc.handler(release)).(*timeoutHandler)
-			h.exited = func() { close(exited) }
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-			close(release)
-			<-exited
+			mw := Timeout(time.Hour, WithMeterProvider(mp))
+			for range 3 {
+				decided, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+				h := mw(tc.handler(decided, release)).(*timeoutHandler)
+				h.decided = func() { close(decided) }
+				h.exited = func() { close(exited) }
+				var checks []func()
+				h.afterFunc = func(d time.Duration, f func()) {
+					if d != overrunGrace {
+						t.Errorf("overrun check scheduled after %v; want %v", d, overrunGrace)
+					}
+					checks = append(checks, f)
+				}
+				// The deadline has passed before the handler starts.
+				ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+				cancel()
+				if rec.Code != http.StatusGatewayTimeout || len(checks) != 1 {
+					t.Fatalf("response %d with %d overrun checks; want 504 and 1", rec.Code, len(checks))
+				}
+				if tc.returns {
+					<-exited
+				}
+				checks[0]()
+				close(release)
+				<-exited
+			}
 			if got := timeoutOverruns(t, reader); got != tc.want {
-				t.Errorf("chassis.timeout.overruns after a %d response = %d; want %d", rec.Code, got, tc.want)
+				t.Errorf("chassis.timeout.overruns = %d; want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestTimeoutOverrunsNotInTime: a handler that returns in time schedules no
+// overrun check.
+func TestTimeoutOverrunsNotInTime(t *testing.T) {
+	t.Parallel()
+	h := Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusNoContent)
+	})).(*timeoutHandler)
+	h.afterFunc = func(time.Duration, func()) { t.Error("overrun check scheduled for a handler that returned in time") }
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if rec.Code != http.StatusNoContent {
+		t.Errorf("status = %d; want 204", rec.Code)
+	}
+}
+
+// TestTimeoutClientGoneHandlerPastDeadline: when the client went away after
+// the response started, Timeout waits for the handler until the deadline
+// (here a channel the test fires), then aborts the response.
+func TestTimeoutClientGoneHandlerPastDeadline(t *testing.T) {
+	t.Parallel()
+	flushed, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	h := Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "partial")
+		close(flushed)
+		<-release
+	})).(*timeoutHandler)
+	h.exited = func() { close(exited) }
+	waiting, fire := make(chan struct{}), make(chan time.Time)
+	h.deadlineAfter = func(d time.Duration) <-chan time.Time {
+		if d <= 0 || d > time.Hour {
+			t.Errorf("waiting %v for the deadline; want the rest of the hour", d)
+		}
+		close(waiting)
+		return fire
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	}()
+	<-flushed
+	cancel()  // the client goes away
+	<-waiting // Timeout waits for the handler
+	fire <- time.Time{}
+	p := <-done
+	close(release)
+	<-exited
+	if p != http.ErrAbortHandler {
+		t.Errorf("Timeout panicked with %v; want http.ErrAbortHandler at the deadline", p)
+	}
+}
+
+// TestTimeoutClientGoneAfterResponse: a client that read a complete response
+// closes at once, which ends the request context while the handler is still
+// returning. A complete response is not an abort (nor a panic in the access
+// log). The decided hook holds the handler until the serving goroutine has
+// seen the context end, the moment that used to abort.
+func TestTimeoutClientGoneAfterResponse(t *testing.T) {
+	t.Parallel()
+	flushed, decided, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	h := Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "8")
+		io.WriteString(w, "complete")
+		http.NewResponseController(w).Flush()
+		close(flushed)
+		<-r.Context().Done() // the client went away
+		<-decided
+	})).(*timeoutHandler)
+	h.decided = func() { close(decided) }
+	h.exited = func() { close(exited) }
+	ctx, cancel := context.WithCancel(context.Background())
+	rec := httptest.NewRecorder()
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	}()
+	<-flushed
+	cancel()
+	p := <-done
+	<-exited
+	if p != nil || rec.Code != http.StatusOK || rec.Body.String() != "complete" {
+		t.Errorf("Timeout = %d %q, panic %v; want 200 %q and no panic", rec.Code, rec.Body, p, "complete")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/chassis-go/chassis/guard"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/problem"
 )
 
@@ -106,8 +107,6 @@ func TestTimeoutPanicsOnMisuse(t *testing.T) {
 		{"zero d", func() { guard.Timeout(0) }, "guard.Timeout: d is 0s"},
 		{"negative d", func() { guard.Timeout(-time.Second) }, "guard.Timeout: d is -1s"},
 		{"nil next", func() { guard.Timeout(time.Second)(nil) }, "guard.Timeout: next handler is nil"},
-		{"nil meter provider", func() { guard.TimeoutMeterProvider(nil) }, "guard.TimeoutMeterProvider:"},
-		{"nil logger", func() { guard.TimeoutLogger(nil) }, "guard.TimeoutLogger:"},
 		{"valid", func() { guard.Timeout(time.Nanosecond)(ok) }, ""},
 	}
 	for _, tc := range tests {
@@ -264,8 +263,10 @@ func TestTimeout504BeforeResponse(t *testing.T) {
 	}))
 	rec := httptest.NewRecorder()
 	rec.Header().Set("X-Outer", "kept")
-	req := httptest.NewRequest(http.MethodGet, "/slow", nil)
-	req.Header.Set(problem.RequestIDHeader, "req-1")
+	// The request id lives in the request metadata, where httpkit.RequestID
+	// records it.
+	req, info := reqmeta.Ensure(httptest.NewRequest(http.MethodGet, "/slow", nil))
+	info.SetRequestID("req-1")
 	h.ServeHTTP(rec, req) // returns although the handler is still blocked
 	<-entered
 	if rec.Code != http.StatusGatewayTimeout {
@@ -310,7 +311,7 @@ func TestTimeoutClientGone(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 	entered, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	h := guard.Timeout(time.Hour, guard.TimeoutMeterProvider(mp))(mwBlocked(entered, release, exited, nil))
+	h := guard.Timeout(time.Hour, guard.WithMeterProvider(mp))(mwBlocked(entered, release, exited, nil))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan *httptest.ResponseRecorder)
 	go func() {
@@ -717,7 +718,7 @@ func TestTimeoutLatePanicIsLogged(t *testing.T) {
 	logs := &mwBuffer{written: make(chan struct{}, 1)}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	entered, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	h := guard.Timeout(20*time.Millisecond, guard.TimeoutLogger(logger))(mwBlocked(entered, release, exited,
+	h := guard.Timeout(20*time.Millisecond, guard.WithLogger(logger))(mwBlocked(entered, release, exited,
 		func(http.ResponseWriter, *http.Request) { panic("late boom") }))
 	rec, p := mwServe(h, httptest.NewRequest(http.MethodGet, "/", nil))
 	if p != nil || rec.Code != http.StatusGatewayTimeout {
@@ -876,11 +877,16 @@ func TestTimeoutExpiredMetric(t *testing.T) {
 	t.Parallel()
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	timeout := guard.Timeout(20*time.Millisecond, guard.TimeoutMeterProvider(mp))
+	// Every deadline here is one the test expires: with a real short
+	// timeout, a handler scheduled late would turn the in-time request into
+	// a 504.
+	timeout := guard.Timeout(time.Hour, guard.WithMeterProvider(mp))
 
 	// Before the response: a 504.
+	before := newMWExpirable(context.Background())
+	before.expire()
 	h := timeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-	mwServe(h, httptest.NewRequest(http.MethodGet, "/", nil))
+	mwServe(h, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(before))
 	// After the response started: an abort.
 	for range 2 {
 		ctx := newMWExpirable(context.Background())

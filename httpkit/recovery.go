@@ -1,24 +1,24 @@
 package httpkit
 
 import (
-	"github.com/chassis-go/chassis/internal/reqmeta"
-
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 
-	"github.com/chassis-go/chassis/internal/tracelog"
-
+	"github.com/chassis-go/chassis/internal/panicval"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/internal/respwrite"
+	"github.com/chassis-go/chassis/internal/tracelog"
 	"github.com/chassis-go/chassis/problem"
 )
 
 // Recovery returns middleware that turns a panic in next into something the
 // client can handle, and logs it at level Error with message "http handler
-// panic", the panic value, method, path, route, request id and the stack
-// (debug.Stack) of the panicking goroutine.
+// panic", the panic value (as text bounded to about 1 KiB; a value is never
+// formatted recursively, so a value that contains itself is safe), method,
+// path, route, request id and the stack (debug.Stack) of the panicking
+// goroutine.
 //
 // What the client sees depends on how far the response got:
 //   - nothing written yet: a 500 problem+json response (see [problem.Write]),
@@ -27,7 +27,10 @@ import (
 //   - the response started (a status or body byte was sent, whatever
 //     wrappers sit in between): the connection is aborted by panicking
 //     with [http.ErrAbortHandler] after logging, so the client sees a
-//     truncated response rather than a 500 glued to a partial body;
+//     failed transfer rather than a 500 glued to a partial body; a body
+//     delimited by the end of the connection (HTTP/1.0 without
+//     Content-Length), which an orderly close would complete, is ended
+//     with a TCP reset instead, so that it cannot look complete;
 //   - the connection was hijacked: nothing is written, the panic is
 //     logged and swallowed; the hijacker owns the connection.
 //
@@ -58,7 +61,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				stack := debug.Stack()
 				attrs := []slog.Attr{
-					slog.String("panic", fmt.Sprint(v)),
+					slog.String("panic", panicval.String(v)),
 					slog.String("method", r.Method),
 					slog.String("path", r.URL.EscapedPath()),
 				}
@@ -81,7 +84,7 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 				switch {
 				case rw.Hijacked():
 				case rw.Started():
-					panic(http.ErrAbortHandler)
+					respwrite.Abort(rw, r)
 				default:
 					problem.Write(rw, r, problem.Internal("internal error"))
 				}

@@ -188,3 +188,68 @@ func TestRecoveryRealServer(t *testing.T) {
 		t.Errorf("server error log got %d lines; want none for ErrAbortHandler", n)
 	}
 }
+
+// TestRecoveryAbortHTTP10: a handler that panics after sending part of a
+// response to an HTTP/1.0 client, whose body ends where the connection
+// ends, must not leave the client with a body that reads as complete.
+func TestRecoveryAbortHTTP10(t *testing.T) {
+	t.Parallel()
+	h := httpkit.Recovery(slog.New(&capture{}))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "partial")
+		_ = http.NewResponseController(w).Flush()
+		panic("boom")
+	}))
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ErrorLog = slog.NewLogLogger(slog.DiscardHandler, slog.LevelError)
+	srv.Start()
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "GET / HTTP/1.0\r\nHost: test\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(conn)
+	if err == nil {
+		t.Errorf("HTTP/1.0 read of an aborted response ended cleanly after %q; want an error (a connection reset)", got)
+	}
+	if len(got) > 0 && !strings.HasPrefix(string(got), "HTTP/1.0 200") {
+		t.Errorf("response %q; want a 200 status line before the abort", got)
+	}
+}
+
+// TestRecoveryPanicValueBounded: the logged panic value is bounded text, and
+// a value that contains itself is named by its type instead of formatted
+// recursively (which overflows the stack, a fatal error).
+func TestRecoveryPanicValueBounded(t *testing.T) {
+	t.Parallel()
+	self := map[string]any{}
+	self["self"] = self
+	tests := []struct {
+		name  string
+		value any
+		want  string // prefix of the logged text
+	}{
+		{"10 MB string", strings.Repeat("x", 10<<20), "xxxx"},
+		{"self-referencing map", self, "(map[string]interface {})"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := &capture{}
+			h := httpkit.Recovery(slog.New(c))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(tc.value) }))
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
+			recs := c.all()
+			if len(recs) != 1 || rec.Code != 500 {
+				t.Fatalf("logged %d records, status %d; want 1 and 500", len(recs), rec.Code)
+			}
+			got := recs[0].attrs["panic"].String()
+			if len(got) > 2048 || !strings.HasPrefix(got, tc.want) {
+				t.Errorf("logged panic = %.80q… (%d bytes); want at most about 1 KiB starting %q", got, len(got), tc.want)
+			}
+		})
+	}
+}

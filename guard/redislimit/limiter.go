@@ -185,7 +185,7 @@ func New(client redis.UniversalClient, l guard.Limit, opts ...Option) *Limiter {
 		lim.deny = newDenyCache(DenyCacheSize)
 	}
 	if cfg.mode == FailLocal {
-		mopts := []guard.MemoryOption{guard.MemoryMeterProvider(cfg.mp)}
+		mopts := []guard.MemoryOption{guard.WithMeterProvider(cfg.mp)}
 		if cfg.now != nil {
 			mopts = append(mopts, guard.WithClock(cfg.now))
 		}

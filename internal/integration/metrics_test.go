@@ -14,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -312,7 +313,7 @@ func exerciseGuard(t *testing.T, mp *sdkmetric.MeterProvider, reader sdkmetric.R
 	key := guard.ClientIP(loopback)
 
 	// Memory limiter: allowed, then denied; the gauge counts its key.
-	memory := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: time.Hour, Burst: 1}, guard.MemoryMeterProvider(mp))
+	memory := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: time.Hour, Burst: 1}, guard.WithMeterProvider(mp))
 	rlMemory := guard.RateLimit(guard.RateLimitConfig{Limiter: memory, Key: key, MeterProvider: mp, Logger: discardLogger()})
 
 	// Redis limiter: allowed, denied by Redis, denied from the deny cache,
@@ -326,7 +327,10 @@ func exerciseGuard(t *testing.T, mp *sdkmetric.MeterProvider, reader sdkmetric.R
 	rlRedis := guard.RateLimit(guard.RateLimitConfig{Limiter: redisLimiter, Key: key, MeterProvider: mp, Logger: discardLogger()})
 
 	// Timeout: handlers that ignore their context until release is closed,
-	// so each deadline is reached for sure, and each return is an overrun.
+	// so each deadline is reached for sure and each handler is still running
+	// when Timeout checks for overruns. The "after" handler's deadline is a
+	// context that the handler itself expires once its response has started,
+	// so that no scheduling delay can turn the abort into a 504.
 	release := make(chan struct{})
 	var released bool
 	releaseAll := func() {
@@ -336,18 +340,25 @@ func exerciseGuard(t *testing.T, mp *sdkmetric.MeterProvider, reader sdkmetric.R
 		}
 	}
 	t.Cleanup(releaseAll)
-	timeout := guard.Timeout(20*time.Millisecond, guard.TimeoutMeterProvider(mp), guard.TimeoutLogger(discardLogger()))
+	timeout := guard.Timeout(20*time.Millisecond, guard.WithMeterProvider(mp), guard.WithLogger(discardLogger()))
 	before := timeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-release
 	}))
-	after := timeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var afterCtx *expirableCtx
+	afterTimeout := guard.Timeout(time.Hour, guard.WithMeterProvider(mp), guard.WithLogger(discardLogger()))
+	afterInner := afterTimeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = io.WriteString(w, "partial")
 		_ = http.NewResponseController(w).Flush()
+		afterCtx.expire() // the deadline passes after the response started
 		<-release
 	}))
+	after := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		afterCtx = newExpirableCtx(r.Context())
+		afterInner.ServeHTTP(w, r.WithContext(afterCtx))
+	})
 
-	maxBody := guard.MaxBody(8, guard.MaxBodyMeterProvider(mp))(ok)
+	maxBody := guard.MaxBody(8, guard.WithMeterProvider(mp))(ok)
 	ipFilter := guard.IPFilter(guard.IPFilterConfig{
 		Deny: []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24")}, Key: key,
 		MeterProvider: mp, Logger: discardLogger(),
@@ -397,12 +408,37 @@ func exerciseGuard(t *testing.T, mp *sdkmetric.MeterProvider, reader sdkmetric.R
 		t.Errorf("GET /timeout/after: reading body err = nil; want an aborted transfer")
 	}
 
-	// Each handler returns after Timeout gave up on it: an overrun, counted
-	// on the handler's goroutine once it has returned, which nothing signals.
-	releaseAll()
+	// Both handlers are still running a second after Timeout gave up on
+	// them: two overruns, counted by Timeout's timer; only then are they
+	// released.
 	eventually(t, "chassis.timeout.overruns to count both handlers", func() bool {
 		return collectedSum(t, reader, "chassis.timeout.overruns") == 2
 	})
+	releaseAll()
+}
+
+// expirableCtx is a request context whose deadline passes when the test
+// calls expire: Err then reports context.DeadlineExceeded, as when a real
+// deadline passes, but at the moment the test chooses.
+type expirableCtx struct {
+	context.Context
+	done chan struct{}
+	once sync.Once
+}
+
+func newExpirableCtx(parent context.Context) *expirableCtx {
+	return &expirableCtx{Context: parent, done: make(chan struct{})}
+}
+
+func (c *expirableCtx) Done() <-chan struct{} { return c.done }
+func (c *expirableCtx) expire()               { c.once.Do(func() { close(c.done) }) }
+func (c *expirableCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
 }
 
 // collectedSum returns the sum of the int64 counter name over all its data

@@ -43,7 +43,7 @@ func stackServer(t *testing.T, timeout time.Duration, mux http.Handler) (*httpte
 			Logger:  logger,
 		}),
 		guard.MaxBody(16),
-		guard.Timeout(timeout, guard.TimeoutLogger(logger)),
+		guard.Timeout(timeout, guard.WithLogger(logger)),
 	)
 	srv := httptest.NewServer(stack(mux))
 	t.Cleanup(srv.Close)
