@@ -103,6 +103,7 @@ type Config[K comparable, V any] struct {
 type Cache[K comparable, V any] struct {
 	name    string
 	seed    maphash.Seed
+	seed64  uint64
 	shift   uint // a key's shard is its hash >> shift
 	shards  []shard[K, V]
 	stripes []stripe
@@ -143,6 +144,7 @@ func New[K comparable, V any](cfg Config[K, V]) *Cache[K, V] {
 	c := &Cache[K, V]{
 		name:        cfg.Name,
 		seed:        maphash.MakeSeed(),
+		seed64:      rand.Uint64(),
 		cost:        cfg.Cost,
 		ttl:         cfg.TTL,
 		jitter:      cfg.Jitter,
@@ -252,26 +254,30 @@ func (c *Cache[K, V]) hash(k K) uint64 {
 	case string:
 		return maphash.String(c.seed, x)
 	case int:
-		return mix(uint64(x), c.seed)
+		return mix(uint64(x) ^ c.seed64)
 	case int64:
-		return mix(uint64(x), c.seed)
+		return mix(uint64(x) ^ c.seed64)
 	case uint64:
-		return mix(x, c.seed)
+		return mix(x ^ c.seed64)
 	case int32:
-		return mix(uint64(x), c.seed)
+		return mix(uint64(x) ^ c.seed64)
 	case uint32:
-		return mix(uint64(x), c.seed)
+		return mix(uint64(x) ^ c.seed64)
 	}
 	return maphash.Comparable(c.seed, k)
 }
 
-// mix hashes an integer key: a keyed maphash of its eight bytes.
-func mix(x uint64, seed maphash.Seed) uint64 {
-	var b [8]byte
-	for i := range b {
-		b[i] = byte(x >> (8 * i))
-	}
-	return maphash.Bytes(seed, b[:])
+// mix is MurmurHash3's 64-bit finalizer, a bijection that spreads every
+// input bit over the whole word. Integer keys are xored with a random
+// per-cache seed first, so which keys share a shard or bucket cannot be
+// predicted from outside.
+func mix(x uint64) uint64 {
+	x ^= x >> 33
+	x *= 0xff51afd7ed558ccd
+	x ^= x >> 33
+	x *= 0xc4ceb9fe1a85ec53
+	x ^= x >> 33
+	return x
 }
 
 func (c *Cache[K, V]) shardOf(h uint64) *shard[K, V] {

@@ -40,9 +40,9 @@
 //
 // The cache is split into up to 64 shards (about four per CPU, fewer for
 // small caches), each with its own lock, queues and share of the bound.
-// Get searches a shard's hash table without any lock: chains of immutable
-// nodes are replaced copy-on-write by writers and read through atomic
-// pointers.
+// Get searches a shard's hash table without any lock: entries are immutable
+// once published and chained through atomic pointers, which writers relink
+// in an order that keeps every chain walkable (shard.go has the details).
 //
 // # Expiry
 //

@@ -10,14 +10,22 @@ import (
 //
 // # The table
 //
-// Buckets are atomic pointers to chains of immutable nodes; an entry's key,
-// value and expiry never change after it is published. A writer (holding
-// mu) replaces a bucket's chain copy-on-write: a new entry goes in front; a
-// removal copies the nodes before the removed one and shares the rest. A
-// reader loads the table, then the bucket, and walks a chain nobody will
-// modify, so it sees either the old chain or the new one, never a mix.
-// Growing builds a complete new table and publishes it with one store;
+// Buckets are atomic pointers to chains of entries linked through an atomic
+// pointer in each entry; an entry's key, value and expiry never change
+// after it is published. Writers hold mu. A new entry is linked in front of
+// its bucket's chain with one store, after its own link is set; an update
+// links the new entry first and then unlinks the old one; an unlink points
+// the predecessor past the removed entry, whose own link is left as it was.
+// A reader walking the chain without a lock therefore always reaches the
+// end: an entry it stands on may be unlinked behind it, but still leads
+// on to the rest of the chain. Links only ever point to older entries, so
+// chains have no cycles.
+//
+// Growing builds a new table with copies of every entry (the copies take
+// the originals' places in the queues) and publishes it with one store;
 // readers still on the old table see a consistent, briefly stale snapshot.
+// The copies cost an allocation per entry per doubling, O(1) amortized, and
+// spare every lookup a separate chain node.
 //
 // # S3-FIFO
 //
@@ -64,6 +72,8 @@ type entry[K comparable, V any] struct {
 	freq  atomic.Int32
 	queue uint8 // guarded by shard.mu
 
+	chain atomic.Pointer[entry[K, V]] // the next entry in the bucket; written under shard.mu
+
 	// Guarded by shard.mu.
 	prev, next *entry[K, V] // FIFO links: next is toward the tail (older)
 }
@@ -91,18 +101,36 @@ func (e *entry[K, V]) touch() {
 	}
 }
 
-type node[K comparable, V any] struct {
-	e    *entry[K, V]
-	next *node[K, V]
-}
-
 type table[K comparable, V any] struct {
-	buckets []atomic.Pointer[node[K, V]]
+	buckets []atomic.Pointer[entry[K, V]]
 	mask    uint64
 }
 
 func newTable[K comparable, V any](n int) *table[K, V] {
-	return &table[K, V]{buckets: make([]atomic.Pointer[node[K, V]], n), mask: uint64(n - 1)}
+	return &table[K, V]{buckets: make([]atomic.Pointer[entry[K, V]], n), mask: uint64(n - 1)}
+}
+
+// link puts e in front of its bucket's chain. The caller holds mu.
+func (t *table[K, V]) link(e *entry[K, V]) {
+	b := &t.buckets[e.hash&t.mask]
+	e.chain.Store(b.Load())
+	b.Store(e)
+}
+
+// unlink takes e out of its bucket's chain. The caller holds mu.
+func (t *table[K, V]) unlink(e *entry[K, V]) {
+	b := &t.buckets[e.hash&t.mask]
+	p := b.Load()
+	if p == e {
+		b.Store(e.chain.Load())
+		return
+	}
+	for ; p != nil; p = p.chain.Load() {
+		if p.chain.Load() == e {
+			p.chain.Store(e.chain.Load())
+			return
+		}
+	}
 }
 
 // fifo is a doubly linked queue of entries: pushed at head, popped at tail.
@@ -120,6 +148,22 @@ func (q *fifo[K, V]) push(e *entry[K, V]) {
 	}
 	q.head = e
 	q.cost += e.cost
+}
+
+// replace puts e in old's place in the queue.
+func (q *fifo[K, V]) replace(old, e *entry[K, V]) {
+	e.prev, e.next = old.prev, old.next
+	if e.prev != nil {
+		e.prev.next = e
+	} else {
+		q.head = e
+	}
+	if e.next != nil {
+		e.next.prev = e
+	} else {
+		q.tail = e
+	}
+	old.prev, old.next = nil, nil
 }
 
 func (q *fifo[K, V]) unlink(e *entry[K, V]) {
@@ -202,24 +246,12 @@ func (s *shard[K, V]) init(capacity, staleFor int64) {
 // find returns k's entry, or nil. It takes no lock.
 func (s *shard[K, V]) find(h uint64, k K) *entry[K, V] {
 	t := s.tab.Load()
-	for n := t.buckets[h&t.mask].Load(); n != nil; n = n.next {
-		if n.e.hash == h && n.e.key == k {
-			return n.e
+	for e := t.buckets[h&t.mask].Load(); e != nil; e = e.chain.Load() {
+		if e.hash == h && e.key == k {
+			return e
 		}
 	}
 	return nil
-}
-
-// without returns chain minus target's node: the nodes before it copied,
-// the ones after it shared.
-func without[K comparable, V any](chain *node[K, V], target *entry[K, V]) *node[K, V] {
-	if chain == nil {
-		return nil
-	}
-	if chain.e == target {
-		return chain.next
-	}
-	return &node[K, V]{e: chain.e, next: without(chain.next, target)}
 }
 
 // store inserts e, replacing any entry with its key, evicting first until
@@ -254,14 +286,12 @@ func (s *shard[K, V]) store(e *entry[K, V], now int64) evictions {
 	}
 	e.queue = queue
 	t := s.tab.Load()
-	b := &t.buckets[e.hash&t.mask]
-	chain := b.Load()
+	t.link(e)
 	if old != nil {
-		chain = without(chain, old)
+		t.unlink(old)
 	} else {
 		s.n.Add(1)
 	}
-	b.Store(&node[K, V]{e: e, next: chain})
 	if s.n.Load() > int64(len(t.buckets)) {
 		s.grow()
 	}
@@ -280,9 +310,7 @@ func (s *shard[K, V]) remove(e *entry[K, V]) {
 	if e.queue == inNone {
 		return
 	}
-	t := s.tab.Load()
-	b := &t.buckets[e.hash&t.mask]
-	b.Store(without(b.Load(), e))
+	s.tab.Load().unlink(e)
 	s.queueOf(e).unlink(e)
 	e.queue = inNone
 	s.n.Add(-1)
@@ -340,22 +368,26 @@ func (s *shard[K, V]) evict(now, room int64) evictions {
 
 // drop removes an entry already unlinked from its queue from the table.
 func (s *shard[K, V]) drop(e *entry[K, V], counter *int64) {
-	t := s.tab.Load()
-	b := &t.buckets[e.hash&t.mask]
-	b.Store(without(b.Load(), e))
+	s.tab.Load().unlink(e)
 	e.queue = inNone
 	s.n.Add(-1)
 	*counter++
 }
 
-// grow doubles the bucket array and publishes it. The caller holds mu.
+// grow doubles the bucket array, filled with copies of the entries that
+// take the originals' places in the queues, and publishes it. The caller
+// holds mu.
 func (s *shard[K, V]) grow() {
-	old := s.tab.Load()
-	t := newTable[K, V](2 * len(old.buckets))
-	for i := range old.buckets {
-		for n := old.buckets[i].Load(); n != nil; n = n.next {
-			b := &t.buckets[n.e.hash&t.mask]
-			b.Store(&node[K, V]{e: n.e, next: b.Load()})
+	t := newTable[K, V](2 * len(s.tab.Load().buckets))
+	for _, q := range []*fifo[K, V]{&s.small, &s.main} {
+		for e := q.head; e != nil; {
+			c := &entry[K, V]{key: e.key, val: e.val, neg: e.neg, hash: e.hash, cost: e.cost, expires: e.expires, queue: e.queue}
+			c.freq.Store(e.freq.Load())
+			next := e.next
+			q.replace(e, c)
+			e.queue = inNone
+			t.link(c)
+			e = next
 		}
 	}
 	s.tab.Store(t)
