@@ -287,42 +287,56 @@ func (j *Job) wait(ctx context.Context, at time.Time) bool {
 }
 
 // tick is one tick: take the lease if there is a lock, run fn, release.
-// It returns the run's error, nil if the run succeeded or the tick was
-// skipped because another holder has the lease.
+// It returns the run's error, nil if the run succeeded, was ended by
+// shutdown, or the tick was skipped because another holder has the lease.
 func (j *Job) tick(ctx context.Context) error {
-	runCtx := ctx
-	var lease Lease
-	if j.cfg.locker != nil {
-		var err error
-		lease, err = j.cfg.locker.Acquire(ctx, j.name)
-		switch {
-		case ctx.Err() != nil:
-			if err == nil {
-				j.release(ctx, lease)
-			}
-			return nil
-		case errors.Is(err, ErrLocked):
-			j.skip(ctx, skipLocked, 1)
-			j.update(func(st *Status) { st.lastOK = j.now() })
-			return nil
-		case err == nil && lease == nil:
-			err = fmt.Errorf("tick: job %q: acquire lock: the Locker returned neither a lease nor an error", j.name)
-			j.fail(ctx, failLock, err)
-			return err
-		case err != nil:
-			err = fmt.Errorf("tick: job %q: acquire lock: %w", j.name, err)
-			j.fail(ctx, failLock, err)
-			return err
+	if j.cfg.locker == nil {
+		return j.run(ctx, nil)
+	}
+	lease, err := j.acquire(ctx)
+	if lease == nil {
+		return err
+	}
+	defer j.release(ctx, lease)
+	return j.run(ctx, lease)
+}
+
+// acquire asks the Locker for the lease. Without a lease it returns the
+// tick's result: nil for a tick skipped or ended by shutdown, the failure
+// otherwise.
+func (j *Job) acquire(ctx context.Context) (Lease, error) {
+	lease, err := j.cfg.locker.Acquire(ctx, j.name)
+	switch {
+	case ctx.Err() != nil:
+		if err == nil && lease != nil {
+			j.release(ctx, lease)
 		}
-		defer j.release(ctx, lease)
+		return nil, nil
+	case errors.Is(err, ErrLocked):
+		j.skip(ctx, skipLocked, 1)
+		j.update(func(st *Status) { st.lastOK = j.now() })
+		return nil, nil
+	case err == nil && lease == nil:
+		err = errors.New("the Locker returned neither a lease nor an error")
+	}
+	if err != nil {
+		err = fmt.Errorf("tick: job %q: acquire lock: %w", j.name, err)
+		j.fail(ctx, failLock, err)
+		return nil, err
+	}
+	return lease, nil
+}
+
+// run calls fn once, under lease if not nil, and records the outcome.
+func (j *Job) run(ctx context.Context, lease Lease) error {
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if lease != nil {
 		if tok := lease.Token(); tok != 0 {
 			runCtx = context.WithValue(runCtx, tokenKey{}, tok)
 		}
-	}
-
-	runCtx, cancel := context.WithCancelCause(runCtx)
-	defer cancel(nil)
-	if lease != nil {
+		// Cancel the run as soon as the lease is lost; the watcher is
+		// joined before run returns.
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
@@ -353,35 +367,44 @@ func (j *Job) tick(ctx context.Context) error {
 		j.m.duration.Record(ctx, dur, j.m.outOpts[outcomeSuccess])
 		j.update(func(st *Status) { st.LastSuccess, st.lastOK, st.LastError = end, end, nil })
 		return nil
-	case ctx.Err() != nil:
-		// Shutdown: neither a success nor a failure.
+	case ctx.Err() != nil && !errors.As(err, new(*PanicError)):
+		// Shutdown: neither a success nor a failure (a panic still is one).
 		j.m.duration.Record(ctx, dur, j.m.outOpts[outcomeCanceled])
 		return nil
 	}
 	j.m.duration.Record(ctx, dur, j.m.outOpts[outcomeFailure])
-	class := failError
-	var pe *PanicError
-	switch cause := context.Cause(runCtx); {
-	case errors.As(err, &pe):
-		class = failPanic
-	case runCtx.Err() != nil && cause == ErrLeaseLost:
-		class = failLeaseLost
-	case runCtx.Err() != nil && cause == ErrTimeout:
-		class = failTimeout
-	}
-	switch cause := context.Cause(runCtx); {
-	case pe != nil:
-	case class != failError && errors.Is(cause, err):
-		// fn returned ctx.Err(), which the cause already says.
-		err = fmt.Errorf("tick: job %q: %w", j.name, cause)
-	case class != failError && !errors.Is(err, cause):
-		// Say why fn's context ended.
-		err = fmt.Errorf("tick: job %q: %w: %w", j.name, cause, err)
-	default:
-		err = fmt.Errorf("tick: job %q: %w", j.name, err)
-	}
+	class, err := j.classify(runCtx, err)
 	j.fail(ctx, class, err)
 	return err
+}
+
+// classify returns the failure class (error.type) of a run that returned
+// err, and the error to report: err itself for a panic, otherwise err
+// prefixed with the job's name and, when the run's context ended because
+// of its timeout or a lost lease, that cause.
+func (j *Job) classify(runCtx context.Context, err error) (string, error) {
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		return failPanic, err
+	}
+	cause := context.Cause(runCtx)
+	class := failError
+	switch {
+	case runCtx.Err() == nil:
+	case cause == ErrLeaseLost:
+		class = failLeaseLost
+	case cause == ErrTimeout:
+		class = failTimeout
+	}
+	switch {
+	case class == failError || errors.Is(err, cause):
+		return class, fmt.Errorf("tick: job %q: %w", j.name, err)
+	case errors.Is(cause, err):
+		// fn returned ctx.Err(), which the cause already says.
+		return class, fmt.Errorf("tick: job %q: %w", j.name, cause)
+	default:
+		return class, fmt.Errorf("tick: job %q: %w: %w", j.name, cause, err)
+	}
 }
 
 // call runs fn, turning a panic into a *PanicError.
