@@ -48,6 +48,8 @@ type options struct {
 	sleep      func(ctx context.Context, d time.Duration) error // test hook
 	jitter     func(n int64) int64                              // test hook
 	tokenHook  func()                                           // test hook: tokenCache.beforeFlight
+	hedge      *HedgePolicy
+	hedgeAfter func(d time.Duration) <-chan time.Time // test hook
 	hasTimeout bool
 }
 
@@ -193,9 +195,10 @@ func newTransport(o *options) *transport {
 		t.timeoutCause = &attemptTimeoutError{d: o.timeout}
 	}
 	t.retry = newRetryer(o.retry, o.jitter)
-	if t.retry.maxAttempts > 1 {
-		t.budget = newBudget(o.budget, o.now)
+	if t.retry.maxAttempts > 1 || o.hedge != nil {
+		t.budget = newBudget(o.budget, o.now) // hedges spend it too
 	}
+	t.hedge, t.hedgeAfter = o.hedge, o.hedgeAfter
 	if o.breaker != nil {
 		t.breakers = newBreakerSet(*o.breaker, o.now, t.tel)
 	}

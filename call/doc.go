@@ -28,10 +28,11 @@
 //
 // The policies apply outermost first, as
 //
-//	Retry(Budget(Breaker(Token(PerAttemptTimeout(Tracing(transport))))))
+//	Retry(Budget(Hedge(Breaker(Token(PerAttemptTimeout(Tracing(transport)))))))
 //
 // so each call to Do runs the retry loop; each retry must first get room
-// in the retry budget; each attempt, the first included, asks the host's
+// in the retry budget; with [WithHedge], each try may send hedges, which
+// spend the same budget; each attempt, the first included, asks the host's
 // breaker before anything else, so an open breaker fails fast without
 // fetching a token or touching the network; the token is then fetched (or
 // taken from the cache) under the caller's context; the attempt gets its
@@ -65,6 +66,16 @@
 // same dependency ([RetryBudget.Shared]). Packages [retry] and [breaker]
 // offer the same policies around calls that are not HTTP.
 //
+// # Hedging
+//
+// With [WithHedge], an attempt that has had no response for
+// [HedgePolicy.Delay] is hedged: the same request is sent again, the first
+// response wins, and the losers are cancelled and closed before Do
+// returns. Only requests that could be retried are hedged, every hedge
+// spends the retry budget, and no hedge is sent while the host's breaker
+// is not closed, so hedging trims tail latency without multiplying the
+// load on a dependency that is slow for everyone.
+//
 // # Circuit breakers
 //
 // With [WithBreaker], the Client keeps one [breaker.Breaker] per destination host,
@@ -90,6 +101,7 @@
 // meter and tracer named after this package's import path:
 //
 //	chassis.call.retries                 {retry}       http.request.method
+//	chassis.call.hedges                  {request}
 //	chassis.call.retry_budget.exhausted  {retry}
 //	chassis.call.breaker.transitions     {transition}  chassis.breaker.state (the new state)
 //	chassis.call.breaker.rejections      {request}

@@ -111,9 +111,9 @@ func TestInstrumentErrorsAreReported(t *testing.T) {
 	errs := recordOTelErrors(t)
 	s := tokenServer(t)
 	c := newClient(t, call.WithMeterProvider(failingMeterProvider{}), call.WithBreaker(call.BreakerPolicy{}))
-	// 4 counters and the duration histogram.
-	if n := errs.count(errInstrument); n != 5 {
-		t.Errorf("errors reported through otel.Handle by New = %d; want 5", n)
+	// 5 counters and the duration histogram.
+	if n := errs.count(errInstrument); n != 6 {
+		t.Errorf("errors reported through otel.Handle by New = %d; want 6", n)
 	}
 	req, _ := http.NewRequest(http.MethodGet, s.URL, nil)
 	if _, err := gotAuth(context.Background(), c, req); err != nil {

@@ -33,6 +33,7 @@ type instruments struct {
 	duration metric.Float64Histogram
 
 	retries     metric.Int64Counter
+	hedges      metric.Int64Counter
 	exhausted   metric.Int64Counter
 	transitions metric.Int64Counter
 	rejections  metric.Int64Counter
@@ -58,6 +59,7 @@ func newInstruments(mp metric.MeterProvider, tp trace.TracerProvider, prop propa
 		spanOpts:    []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)},
 		prop:        prop,
 		retries:     counter("chassis.call.retries", "{retry}", "Retries sent by call.Client, after the first attempt."),
+		hedges:      counter("chassis.call.hedges", "{request}", "Hedged attempts sent by call.Client while an earlier attempt had no response."),
 		exhausted:   counter("chassis.call.retry_budget.exhausted", "{retry}", "Retries not sent because the retry budget was spent."),
 		transitions: counter("chassis.call.breaker.transitions", "{transition}", "Circuit breaker state changes, by new state."),
 		rejections:  counter("chassis.call.breaker.rejections", "{request}", "Attempts rejected by an open circuit breaker."),
@@ -111,6 +113,8 @@ func (in *instruments) retry(ctx context.Context, m string) {
 }
 
 func (in *instruments) budgetExhausted(ctx context.Context) { in.exhausted.Add(ctx, 1) }
+
+func (in *instruments) hedged(ctx context.Context) { in.hedges.Add(ctx, 1) }
 
 func (in *instruments) breakerRejected(ctx context.Context) { in.rejections.Add(ctx, 1) }
 

@@ -48,7 +48,7 @@ func (e *attemptTimeoutError) Temporary() bool { return true }
 const maxDrain = 64 << 10
 
 // transport is the http.RoundTripper behind a Client. Its layers, outermost
-// first: Retry(Budget(Breaker(Token(PerAttemptTimeout(Tracing(base)))))).
+// first: Retry(Budget(Hedge(Breaker(Token(PerAttemptTimeout(Tracing(base))))))).
 type transport struct {
 	base         http.RoundTripper
 	timeout      time.Duration
@@ -59,6 +59,8 @@ type transport struct {
 	budget       *retry.Budget
 	breakers     *breakerSet
 	tokens       *tokenCache
+	hedge        *HedgePolicy
+	hedgeAfter   func(d time.Duration) <-chan time.Time // test hook; nil: time.NewTimer
 	tel          *instruments
 }
 
@@ -80,7 +82,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeReqBody(req)
 		return nil, errors.New("call: request has no URL")
 	}
-	canRetry := t.retry.maxAttempts > 1 && t.retry.allowed(req)
+	repeatable := t.retry.allowed(req)
+	canRetry := t.retry.maxAttempts > 1 && repeatable
 	if t.budget != nil {
 		t.budget.Deposit()
 	}
@@ -88,8 +91,9 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if t.breakers != nil {
 		br = t.breakers.get(req.URL.Host)
 	}
+	sent := 0 // attempts sent, hedges included
 	for attempt := 1; ; attempt++ {
-		resp, err := t.attempt(ctx, req, attempt, br)
+		resp, err := t.try(ctx, req, &sent, br, repeatable)
 		if !canRetry || attempt >= t.retry.maxAttempts {
 			return resp, err
 		}
