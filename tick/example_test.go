@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chassis-go/chassis/health"
 	"github.com/chassis-go/chassis/lifecycle"
 	"github.com/chassis-go/chassis/tick"
+	"github.com/chassis-go/chassis/tick/redislock"
 )
 
 // A job runs under lifecycle.Run with the service's other components, and
@@ -46,4 +50,31 @@ func ExampleCron() {
 	// Output:
 	// nightly-report
 	// tick: cron expression "0 0 30 2 *" matches no date in the next five years
+}
+
+// WithLock makes a job a singleton across replicas: each replica
+// schedules it, and at each tick only the replica that gets the lease runs
+// it (the others skip the tick). Each lease comes with a fencing token that
+// grows from holder to holder. Here two replicas share one Redis and run
+// one after the other.
+func ExampleWithLock() {
+	mr, _ := miniredis.Run() // a real service dials its Redis
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	locker := redislock.New(rdb)
+
+	for replica := 1; replica <= 2; replica++ {
+		ctx, stop := context.WithCancel(context.Background())
+		job := tick.Every("report", time.Hour, func(ctx context.Context) error {
+			token, _ := tick.FencingToken(ctx)
+			fmt.Printf("replica %d runs with fencing token %d\n", replica, token)
+			stop() // one run each, for the example
+			return nil
+		}, tick.WithLock(locker))
+		_ = job.Run(ctx)
+	}
+	// Output:
+	// replica 1 runs with fencing token 1
+	// replica 2 runs with fencing token 2
 }

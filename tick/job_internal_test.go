@@ -215,6 +215,27 @@ func TestCancel(t *testing.T) {
 	})
 }
 
+// A panic is a bug even during shutdown: it is still counted as a failure.
+func TestPanicDuringShutdown(t *testing.T) {
+	entered, release := make(chan context.Context), make(chan struct{})
+	h := start(t, func(_ func(context.Context) error, mp Option) *Job {
+		return Every("job", 10*sec, func(ctx context.Context) error {
+			entered <- ctx
+			<-release
+			panic("late")
+		}, mp)
+	})
+	<-entered
+	h.cancel()
+	close(release)
+	if err := h.result(); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v; want context.Canceled", err)
+	}
+	if got := h.metrics(); got.failures["panic"] != 1 || got.outcomes["failure"] != 1 {
+		t.Errorf("metrics failures[panic] = %d, duration[failure] = %d; want 1, 1", got.failures["panic"], got.outcomes["failure"])
+	}
+}
+
 func TestTimeout(t *testing.T) {
 	h := start(t, every10(Timeout(time.Millisecond)))
 	inv := h.call()
