@@ -15,6 +15,11 @@
 // the holding session, taken in the same statement: transaction ids only
 // grow, so each later holder gets a larger token.
 //
+// Session locks need a session of their own: point db at PostgreSQL
+// directly or through a pooler in session mode. Behind PgBouncer in
+// transaction (or statement) mode, the lock and its unlock may land on
+// different server sessions, and the lock does not exclude anything.
+//
 // # Failures
 //
 // There is no TTL: the lock lives exactly as long as the holding session.
