@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/chassis-go/chassis/call"
 	"github.com/chassis-go/chassis/grpckit"
@@ -72,9 +73,11 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		limiter = redislimit.New(s.redis, limit, redislimit.WithDegraded(redislimit.FailLocal))
 		s.checker.Add("redis", func(ctx context.Context) error { return s.redis.Ping(ctx).Err() }, health.NonCritical())
 	}
-	key := guard.RemoteIP()
+	// One IPv6 host usually owns a whole /64: count the subnet as one
+	// client, or rotating addresses inside it would evade the limit.
+	key := guard.IPv6Prefix(64, guard.RemoteIP())
 	if len(cfg.TrustedProxies) > 0 {
-		key = guard.ClientIP(cfg.TrustedProxies...)
+		key = guard.IPv6Prefix(64, guard.ClientIP(cfg.TrustedProxies...))
 	}
 
 	// The downstream client: one deadline per attempt, the caller's context
@@ -150,7 +153,20 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	root.Handle("/", stack(api))
 	s.handler = root
 
-	s.grpc = grpc.NewServer(grpckit.ServerOptions(logger)...)
+	// The gRPC port gets the same transport limits as HTTP (grpckit's
+	// defaults) and the same per-client limit, charged at stream creation.
+	// grpckit exempts health methods by default; this port is reachable by
+	// clients, so here they are charged too: an orchestrator probing every
+	// few seconds stays far below RATE_LIMIT, a flood does not. Health calls
+	// stay out of the access log.
+	s.grpc = grpc.NewServer(grpckit.ServerOptions(logger,
+		grpckit.WithRateLimit(grpckit.RateLimitConfig{
+			Limiter: limiter,
+			Key:     grpckit.KeyFromPeer(),
+			Exempt:  func(string) bool { return false },
+		}),
+		grpckit.QuietMethods(healthpb.Health_Check_FullMethodName, healthpb.Health_Watch_FullMethodName),
+	)...)
 	s.grpcHlth = grpckit.RegisterHealth(s.grpc, s.checker)
 	built = true
 	return s, nil
@@ -194,19 +210,21 @@ func (s *service) run(ctx context.Context) error {
 	s.logger.Info("listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
 
 	srv := httpkit.NewServer(s.cfg.HTTPAddr, s.handler, httpkit.WithErrorLog(s.logger))
+	// One drain sequence for both servers: readiness turns 503 (HTTP) and
+	// NOT_SERVING (gRPC), DrainDelay passes, then in-flight work gets
+	// ShutdownTimeout. Kubernetes' terminationGracePeriodSeconds must exceed
+	// DrainDelay + ShutdownTimeout + 1s.
+	drain := lifecycle.Drain(lifecycle.DrainDelay(s.cfg.DrainDelay), lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout))
 	return lifecycle.Run(ctx,
 		lifecycle.HTTP(srv,
 			lifecycle.Listener(httpLis),
 			lifecycle.BeforeShutdown(s.checker.SetDraining),
 			lifecycle.BeforeShutdown(func() { s.logger.Info("draining", "delay", s.cfg.DrainDelay) }),
-			lifecycle.DrainDelay(s.cfg.DrainDelay),
-			lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+			drain),
 		// The gRPC health service turns NOT_SERVING as soon as shutdown
 		// starts (Health.Run stops), and the server drains alongside HTTP.
 		s.grpcHlth.Run,
-		grpckit.Serve(s.grpc, grpcLis,
-			lifecycle.DrainDelay(s.cfg.DrainDelay),
-			lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+		grpckit.Serve(s.grpc, grpcLis, drain),
 	)
 }
 

@@ -21,8 +21,10 @@ import (
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
 )
 
 // binDir holds the service binary, built once for every test.
@@ -374,6 +376,23 @@ func TestService(t *testing.T) {
 		res, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
 		if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Errorf("grpc Check = %v, %v; want SERVING", res.GetStatus(), err)
+		}
+		// The gRPC port is rate limited like HTTP (RATE_LIMIT=5 per client
+		// per minute): a flood of health Checks from one peer is refused.
+		var ok, exhausted int
+		for range 10 {
+			_, err := healthpb.NewHealthClient(conn).Check(ctx, &healthpb.HealthCheckRequest{})
+			switch status.Code(err) {
+			case codes.OK:
+				ok++
+			case codes.ResourceExhausted:
+				exhausted++
+			default:
+				t.Fatalf("grpc Check = %v; want OK or ResourceExhausted", err)
+			}
+		}
+		if ok > 4 || exhausted < 6 {
+			t.Errorf("10 more Checks: %d OK, %d ResourceExhausted; want at most 4 OK (limit 5, one spent)", ok, exhausted)
 		}
 	})
 
