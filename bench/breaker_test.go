@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/failsafe-go/failsafe-go/circuitbreaker"
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/chassis-go/chassis/breaker"
 	"github.com/chassis-go/chassis/call"
 )
 
@@ -187,4 +189,84 @@ func BenchmarkDoNoBreaker(b *testing.B) {
 			_ = resp.Body.Close()
 		}
 	})
+}
+
+// executeImpl is one implementation of "run a function through a circuit
+// breaker", without HTTP: the function returns an int and an error, and
+// the breaker opens after breakerFailures consecutive failures.
+type executeImpl struct {
+	name    string
+	new     func() func(fn func() (int, error)) (int, error)
+	errOpen error
+}
+
+// executeImpls lists the implementations:
+//
+//   - chassis: breaker.Execute (the function gets the context).
+//   - gobreaker: sony/gobreaker/v2 CircuitBreaker[int].Execute.
+//   - failsafe: failsafe-go circuitbreaker through failsafe.With(cb).Get.
+func executeImpls() []executeImpl {
+	ctx := context.Background()
+	return []executeImpl{
+		{"chassis", func() func(fn func() (int, error)) (int, error) {
+			b := breaker.New(breaker.Policy{ConsecutiveFailures: breakerFailures, OpenTimeout: breakerOpenFor})
+			return func(fn func() (int, error)) (int, error) {
+				return breaker.Execute(ctx, b, func(context.Context) (int, error) { return fn() })
+			}
+		}, breaker.ErrOpen},
+		{"gobreaker", func() func(fn func() (int, error)) (int, error) {
+			cb := gobreaker.NewCircuitBreaker[int](gobreaker.Settings{
+				Timeout:     breakerOpenFor,
+				ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= breakerFailures },
+			})
+			return cb.Execute
+		}, gobreaker.ErrOpenState},
+		{"failsafe", func() func(fn func() (int, error)) (int, error) {
+			cb := circuitbreaker.NewBuilder[int]().
+				WithFailureThreshold(breakerFailures).
+				WithDelay(breakerOpenFor).
+				Build()
+			return failsafe.With[int](cb).Get
+		}, circuitbreaker.ErrOpen},
+	}
+}
+
+var errDown = errors.New("down")
+
+func succeed() (int, error) { return 1, nil }
+func fail() (int, error)    { return 0, errDown }
+
+// BenchmarkBreakerExecuteClosed is one call admitted by a closed breaker
+// and recorded as a success.
+func BenchmarkBreakerExecuteClosed(b *testing.B) {
+	for _, impl := range executeImpls() {
+		b.Run(impl.name, func(b *testing.B) {
+			exec := impl.new()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := exec(succeed); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkBreakerExecuteOpen is one call rejected by an open breaker,
+// after breakerFailures failures tripped it.
+func BenchmarkBreakerExecuteOpen(b *testing.B) {
+	for _, impl := range executeImpls() {
+		b.Run(impl.name, func(b *testing.B) {
+			exec := impl.new()
+			for range breakerFailures {
+				_, _ = exec(fail)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := exec(succeed); !errors.Is(err, impl.errOpen) {
+					b.Fatalf("err = %v; want %v", err, impl.errOpen)
+				}
+			}
+		})
+	}
 }
