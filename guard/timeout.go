@@ -159,7 +159,7 @@ func newTimeoutMetrics(mp metric.MeterProvider) timeoutMetrics {
 	}
 	overruns, err := meter.Int64Counter("chassis.timeout.overruns",
 		metric.WithUnit("{request}"),
-		metric.WithDescription("Handlers that returned after Timeout had stopped waiting for them at their deadline."))
+		metric.WithDescription("Handlers still running one second after Timeout stopped waiting for them at their deadline."))
 	if err != nil {
 		otel.Handle(err)
 		overruns = noop.Int64Counter{}
@@ -244,9 +244,14 @@ type timeoutWriter struct {
 	hijacked bool
 	timedOut bool
 	done     bool
-	panicVal any
+	panicVal any   // what the handler panicked with, set with done
+	ctxErr   error // the handler context's Err when the handler returned, set with done
 
-	exited chan struct{} // closed when the handler goroutine has finished
+	// returned, if the serving goroutine waits for the handler after the
+	// client went away, is created by it and closed by the handler goroutine
+	// with done. The common paths need no channel: the handler goroutine
+	// cancels the context the serving goroutine waits on.
+	returned chan struct{}
 }
 
 var (
@@ -262,7 +267,7 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r, info := reqmeta.Ensure(r)
 	ctx, cancel := context.WithTimeout(r.Context(), h.d)
 	defer cancel()
-	tw := &timeoutWriter{w: w, h: w.Header().Clone(), exited: make(chan struct{})}
+	tw := &timeoutWriter{w: w, h: w.Header().Clone()}
 	if tw.h == nil {
 		tw.h = make(http.Header)
 	}
@@ -270,27 +275,32 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// inner shares r's header map with next, which may modify it: the
 	// serving goroutine reads only r's other fields from here on.
 	inner := r.WithContext(ctx)
-	go h.run(tw, inner, info)
-	select {
-	case <-tw.exited:
-		h.finish(ctx, w, tw, r)
-	case <-ctx.Done():
-		h.expire(ctx, w, tw, r, ctx.Err())
-	}
+	go h.run(tw, inner, info, cancel)
+	// ctx ends at the deadline, when the client goes away, or when the
+	// handler returns (run cancels it after setting done): expire tells
+	// these apart under the lock.
+	<-ctx.Done()
+	h.expire(ctx, w, tw, r, ctx.Err())
 }
 
-// run executes the handler on its own goroutine.
-func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request, info *reqmeta.Info) {
+// run executes the handler on its own goroutine, and cancels its context
+// once it has returned, to wake the serving goroutine.
+func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request, info *reqmeta.Info, cancel context.CancelFunc) {
 	defer func() {
 		p := recover()
 		// A ServeMux inside set the route on r; publish it before the
-		// serving goroutine can see exited.
+		// serving goroutine can see done.
 		info.Publish(r.Pattern)
 		tw.mu.Lock()
 		tw.done = true
 		tw.panicVal = p
+		tw.ctxErr = r.Context().Err()
 		abandoned := tw.timedOut
+		if tw.returned != nil {
+			close(tw.returned)
+		}
 		tw.mu.Unlock()
+		cancel()
 		if abandoned && p != nil && !isAbort(p) {
 			logger := h.logger
 			if logger == nil {
@@ -300,7 +310,6 @@ func (h *timeoutHandler) run(tw *timeoutWriter, r *http.Request, info *reqmeta.I
 				"guard.Timeout: handler panicked after its deadline; the response was already sent",
 				slog.String("panic", panicval.String(p)), slog.String("stack", string(debug.Stack())))
 		}
-		close(tw.exited)
 		if h.exited != nil {
 			h.exited()
 		}
@@ -316,9 +325,9 @@ func isAbort(p any) bool {
 }
 
 // finish completes a request whose handler returned before the serving
-// goroutine gave up on it. The handler goroutine has finished, so tw is no
-// longer shared.
-func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, r *http.Request) {
+// goroutine gave up on it. The handler goroutine has set done, after which
+// it no longer touches tw, so tw is no longer shared.
+func (h *timeoutHandler) finish(w http.ResponseWriter, tw *timeoutWriter, r *http.Request) {
 	if tw.panicVal != nil {
 		panic(tw.panicVal)
 	}
@@ -328,7 +337,7 @@ func (h *timeoutHandler) finish(ctx context.Context, w http.ResponseWriter, tw *
 		copyTrailers(w.Header(), tw.h)
 		return
 	}
-	if err := ctx.Err(); err != nil {
+	if err := tw.ctxErr; err != nil {
 		// The handler gave up without answering because its context ended.
 		h.writeExpired(w, r, err)
 		return
@@ -342,10 +351,10 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 	deadline := errors.Is(err, context.DeadlineExceeded)
 	tw.mu.Lock()
 	if tw.done {
-		// The handler returned at the same moment: it decided.
+		// The handler returned (and canceled ctx), or returned at the same
+		// moment as the context ended: it decided.
 		tw.mu.Unlock()
-		<-tw.exited
-		h.finish(ctx, w, tw, r)
+		h.finish(w, tw, r)
 		return
 	}
 	if !deadline && tw.started {
@@ -359,7 +368,7 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 			h.decided()
 		}
 		if h.await(ctx, tw) {
-			h.finish(ctx, w, tw, r)
+			h.finish(w, tw, r)
 			return
 		}
 		h.expire(ctx, w, tw, r, context.DeadlineExceeded)
@@ -405,6 +414,16 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 // await waits for the handler to return until ctx's deadline, and reports
 // whether it did.
 func (h *timeoutHandler) await(ctx context.Context, tw *timeoutWriter) bool {
+	tw.mu.Lock()
+	if tw.done {
+		tw.mu.Unlock()
+		return true
+	}
+	if tw.returned == nil {
+		tw.returned = make(chan struct{})
+	}
+	returned := tw.returned
+	tw.mu.Unlock()
 	deadline, _ := ctx.Deadline() // WithTimeout always sets one
 	var fired <-chan time.Time
 	if h.deadlineAfter != nil {
@@ -415,7 +434,7 @@ func (h *timeoutHandler) await(ctx context.Context, tw *timeoutWriter) bool {
 		fired = t.C
 	}
 	select {
-	case <-tw.exited:
+	case <-returned:
 		return true
 	case <-fired:
 		return false

@@ -957,14 +957,19 @@ func BenchmarkTimeoutSmall(b *testing.B) {
 		io.WriteString(w, "ok")
 	})
 	for _, bc := range []struct {
-		name string
-		h    http.Handler
+		name    string
+		h       http.Handler
+		reqmeta bool // the request carries the metadata outer chassis middleware add
 	}{
-		{"guard.Timeout", guard.Timeout(time.Minute)(small)},
-		{"http.TimeoutHandler", http.TimeoutHandler(small, time.Minute, "")},
+		{"guard.Timeout", guard.Timeout(time.Minute)(small), false},
+		{"guard.Timeout/in-stack", guard.Timeout(time.Minute)(small), true},
+		{"http.TimeoutHandler", http.TimeoutHandler(small, time.Minute, ""), false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			if bc.reqmeta {
+				req, _ = reqmeta.Ensure(req)
+			}
 			w := &mwDiscard{h: http.Header{}}
 			b.ReportAllocs()
 			for b.Loop() {
