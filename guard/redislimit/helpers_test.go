@@ -2,14 +2,13 @@ package redislimit_test
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chassis-go/chassis/internal/redistest"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -42,40 +41,19 @@ func newMini(t testing.TB, edit ...func(*redis.Options)) (*miniredis.Miniredis, 
 }
 
 // newReal returns a client for the Redis at CHASSIS_REDIS_ADDR and a unique
-// key prefix, or skips. Keys with the prefix are deleted at cleanup.
-func newReal(t testing.TB) (*redis.Client, string) {
+// key prefix, or skips (fails under CI=true). Keys with the prefix are
+// deleted at cleanup.
+func newReal(t testing.TB) (redis.UniversalClient, string) {
 	t.Helper()
-	addr := os.Getenv("CHASSIS_REDIS_ADDR")
-	if addr == "" {
-		t.Skip("CHASSIS_REDIS_ADDR is not set")
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	prefix := fmt.Sprintf("chassis-test:%016x:", rand.Uint64())
-	t.Cleanup(func() {
-		ctx := context.Background()
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
-		}
-		_ = c.Close()
-	})
-	return c, prefix
+	b := redistest.Single(t)
+	return b.Client, b.Prefix
 }
 
-// forEachBackend runs f against miniredis and, when CHASSIS_REDIS_ADDR is
-// set, against that real Redis, each with its own client and key prefix.
-func forEachBackend(t *testing.T, f func(t *testing.T, c *redis.Client, prefix string)) {
-	t.Run("miniredis", func(t *testing.T) {
-		_, c := newMini(t)
-		f(t, c, fmt.Sprintf("chassis-test:%016x:", rand.Uint64()))
-	})
-	t.Run("redis", func(t *testing.T) {
-		c, prefix := newReal(t)
-		f(t, c, prefix)
-	})
+// forEachBackend runs f against miniredis, the real Redis at
+// CHASSIS_REDIS_ADDR and the real Redis Cluster at
+// CHASSIS_REDIS_CLUSTER_ADDRS, each with its own client and key prefix.
+func forEachBackend(t *testing.T, f func(t *testing.T, c redis.UniversalClient, prefix string)) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) { f(t, b.Client, b.Prefix) })
 }
 
 // scriptCalls counts the EVALSHA and EVAL commands a client sends.

@@ -69,7 +69,7 @@ func TestRedisKey(t *testing.T) {
 // TestStoredKeys checks that the state really lives under RedisKey and
 // that keys differing only by braces or length stay apart.
 func TestStoredKeys(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+	forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 		ctx := context.Background()
 		lim := redislimit.New(c, guard.Limit{Rate: 1, Per: 1 << 40}, patient, redislimit.WithPrefix(prefix))
 		keys := []string{"a", "{a}", "a}", sha("{a}"), strings.Repeat("k", 300), strings.Repeat("k", 301)}

@@ -54,7 +54,7 @@ func TestNewPanics(t *testing.T) {
 }
 
 func TestAllow(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+	forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 		ctx := context.Background()
 		// 100/hour, bursts of 3: T = 36s, so the test's own duration adds
 		// nothing.
@@ -185,7 +185,7 @@ func TestRoundsIntervalUp(t *testing.T) {
 // TestKeyExpiry checks that a key's TTL is the time to full replenishment,
 // so that idle keys leave Redis.
 func TestKeyExpiry(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+	forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 		ctx := context.Background()
 		lim := redislimit.New(c, guard.Limit{Rate: 10, Per: time.Minute, Burst: 4}, patient, redislimit.WithPrefix(prefix))
 		var d guard.Decision
@@ -215,7 +215,7 @@ func TestKeyExpiry(t *testing.T) {
 		}
 	})
 	t.Run("fifty years", func(t *testing.T) {
-		forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+		forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 			// Fifty years between events (about the most guard.Limit accepts):
 			// T = 1.6e15µs and PX = 1.6e12ms must survive Lua's doubles.
 			const halfCentury = 50 * 365 * 24 * time.Hour
@@ -250,7 +250,7 @@ func TestKeyExpiry(t *testing.T) {
 // TestSharedLimit runs two limiters (two replicas) against one Redis from 8
 // goroutines: together they admit no more than the limit.
 func TestSharedLimit(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+	forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 		l := guard.Limit{Rate: 100, Per: time.Hour} // bursts of 100; refills one per 36s
 		replicas := []*redislimit.Limiter{
 			redislimit.New(c, l, patient, redislimit.WithPrefix(prefix)),
@@ -293,7 +293,7 @@ func TestSharedLimit(t *testing.T) {
 // client hook rather than caused with SCRIPT FLUSH, which would empty the
 // script cache of every other suite sharing the real Redis.
 func TestNoScript(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, c *redis.Client, prefix string) {
+	forEachBackend(t, func(t *testing.T, c redis.UniversalClient, prefix string) {
 		ctx := context.Background()
 		calls := countScripts(c) // first, so it also counts the EVALSHA answered by the injection
 		noScript := &injectNoScript{}
