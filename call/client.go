@@ -222,6 +222,14 @@ func newTransport(o *options) *transport {
 // be sent from many goroutines at once, as long as it has no body or its
 // body is replayable through GetBody.
 //
+// Do runs on the calling goroutine, except for hedged attempts
+// ([WithHedge]), each of which runs on a goroutine of its own; Do returns
+// only after all of them have returned, the losers having been cancelled.
+// A panic in the base transport or in a policy hook is not recovered: it
+// goes on to the caller (from a hedged attempt, it is raised again on the
+// caller's goroutine), after the attempt's breaker slot, timer and span
+// have been released.
+//
 // A request rejected by an open breaker fails with an error matching
 // [ErrCircuitOpen] without reaching the network or the token source. Errors
 // are *[net/url.Error] values, as from http.Client, wrapping the cause.

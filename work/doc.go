@@ -34,7 +34,11 @@
 // [Workers] bounds concurrency (default GOMAXPROCS). [FailFast] stops Map and
 // All at the first failure. [Ordered] and [Window] make Stream emit in input
 // order. [WithTracerProvider] and [WithMeterProvider] override the global
-// OpenTelemetry providers.
+// OpenTelemetry providers. A nil Option is ignored, so options can be chosen
+// conditionally, and a nil provider means the global one; [Workers] and
+// [Window] panic on a value below 1, naming it and the fix. If the meter
+// provider cannot create the inflight counter, the error goes to otel.Handle
+// and the call runs without it.
 //
 // # Telemetry
 //
