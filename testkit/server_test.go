@@ -241,3 +241,14 @@ func TestServerHoldReleasedAtCleanup(t *testing.T) {
 		t.Error("Get() to a closed server err = nil; want a connection error")
 	}
 }
+
+// TestNilOptions shows the zero rules of testkit, which has no options:
+// a Response with nil Header and Hold and zero Status is an immediate,
+// empty 200.
+func TestNilOptions(t *testing.T) {
+	t.Parallel()
+	srv := testkit.NewServer(t, testkit.Response{Header: nil, Hold: nil})
+	if got := get(t, srv.Client(), "GET", srv.URL+"/", ""); got != (result{200, "", ""}) {
+		t.Errorf("GET with a zero Response = %+v; want an empty 200", got)
+	}
+}
