@@ -256,3 +256,18 @@ func TestNilOptions(t *testing.T) {
 		t.Errorf("Redacted(cfg, nil, WithPrefix, nil) = %v; want [APP_PORT=1]", v)
 	}
 }
+
+// TestLoadEmptyRequired pins the rule that required accepts a variable set
+// to "" and notEmpty does not.
+func TestLoadEmptyRequired(t *testing.T) {
+	t.Parallel()
+	type cfg struct {
+		A string `env:"A,required"`
+		B string `env:"B,notEmpty"`
+	}
+	_, err := config.Load[cfg](config.WithEnvironment(map[string]string{"A": "", "B": ""}))
+	var ce *config.Error
+	if !errors.As(err, &ce) || len(ce.Problems) != 1 || ce.Problems[0].Var != "B" || ce.Problems[0].Rule != config.RuleNotEmpty {
+		t.Errorf("Load(A=\"\", B=\"\") err = %v; want only B reported as notEmpty", err)
+	}
+}

@@ -602,3 +602,21 @@ func TestMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestPanicError_unwrap checks that a check that panics with an error is
+// seen through by errors.Is, and that Error is one bounded line.
+func TestPanicError_unwrap(t *testing.T) {
+	t.Parallel()
+	boom := errors.New("boom")
+	c := health.New()
+	c.Add("err", func(context.Context) error { panic(boom) })
+	c.Add("long", func(context.Context) error { panic(strings.Repeat("x\n", 1<<20)) })
+	r := c.Run(context.Background())
+	if err := r.Checks[0].Err; !errors.Is(err, boom) {
+		t.Errorf("Err = %v; want it to unwrap to boom", err)
+	}
+	var pe *health.PanicError
+	if !errors.As(r.Checks[1].Err, &pe) || len(pe.Error()) > 1200 || pe.Unwrap() != nil {
+		t.Errorf("long panic: Error() is %d bytes, Unwrap() = %v; want at most about 1 KiB and nil", len(pe.Error()), pe.Unwrap())
+	}
+}
