@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chassis-go/chassis/retry"
 )
 
 // RetryPolicy says which attempts are retried and how long to wait between
@@ -202,20 +204,10 @@ type finalError struct{ err error }
 func (e *finalError) Error() string { return e.err.Error() }
 func (e *finalError) Unwrap() error { return e.err }
 
-// backoff returns the full-jitter wait before try n+1, n ≥ 1: uniform in
-// [0, min(max, base·2^(n-1))]. It never overflows, whatever n.
+// backoff returns the full-jitter wait before try n+1, n ≥ 1: package
+// retry's, so that call and retry.Do wait alike.
 func (r *retryer) backoff(n int) time.Duration {
-	ceil := r.max
-	if shift := n - 1; shift < 62 && r.base <= r.max>>uint(shift) {
-		ceil = r.base << uint(shift)
-	}
-	if ceil <= 0 {
-		return 0
-	}
-	if ceil == math.MaxInt64 {
-		return time.Duration(r.jitter(int64(ceil)))
-	}
-	return time.Duration(r.jitter(int64(ceil) + 1))
+	return retry.Policy{BaseDelay: r.base, MaxDelay: r.max}.Backoff(n, r.jitter)
 }
 
 // parseRetryAfter parses a Retry-After value (RFC 9110 §10.2.3):

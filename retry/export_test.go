@@ -11,9 +11,3 @@ func WithHooks(p Policy, now func() time.Time, sleep func(context.Context, time.
 	p.hooks = &hooks{now: now, sleep: sleep, jitter: jitter}
 	return p
 }
-
-// Backoff exposes the backoff of a resolved p for try n+1.
-func Backoff(p Policy, n int) time.Duration {
-	r := p.resolve("retry.Backoff")
-	return r.backoff(n)
-}

@@ -214,6 +214,21 @@ func (r *resolved) next(ctx context.Context, err error, attempt int, start time.
 	return delay, true
 }
 
+// Backoff returns the full-jitter wait before try n+1 (n ≥ 1) under p: a
+// duration drawn uniformly from [0, min(MaxDelay, BaseDelay·2^(n-1))]
+// with zero fields taking their defaults, as [Do] waits. It never
+// overflows, whatever n. rnd(k) must return a value uniform in [0, k); nil
+// means math/rand/v2's Int64N. It is the building block for retry loops
+// that cannot be a function passed to Do (call's HTTP loop, an
+// interceptor). Panics if p is invalid (see [Policy.Validate]).
+func (p Policy) Backoff(n int, rnd func(k int64) int64) time.Duration {
+	r := p.resolve("retry.Policy.Backoff")
+	if rnd != nil {
+		r.jitter = rnd
+	}
+	return r.backoff(n)
+}
+
 // backoff returns the full-jitter wait before try n+1, n ≥ 1: uniform in
 // [0, min(max, base·2^(n-1))]. It never overflows, whatever n.
 func (r *resolved) backoff(n int) time.Duration {

@@ -299,16 +299,16 @@ func TestBackoff(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := retry.Backoff(retry.WithHooks(tc.p, nil, nil, maxJitter), tc.n); got != tc.want {
+			if got := tc.p.Backoff(tc.n, maxJitter); got != tc.want {
 				t.Errorf("backoff(%d) with %+v = %v; want %v", tc.n, tc.p, got, tc.want)
 			}
-			if got := retry.Backoff(retry.WithHooks(tc.p, nil, nil, func(int64) int64 { return 0 }), tc.n); got != 0 {
+			if got := tc.p.Backoff(tc.n, func(int64) int64 { return 0 }); got != 0 {
 				t.Errorf("backoff(%d) with zero jitter = %v; want 0", tc.n, got)
 			}
 		})
 	}
 	for n := 1; n <= 100; n++ {
-		if d := retry.Backoff(retry.Policy{}, n); d < 0 || d > 5*time.Second {
+		if d := (retry.Policy{}).Backoff(n, nil); d < 0 || d > 5*time.Second {
 			t.Fatalf("backoff(%d) with real jitter = %v; want in [0, 5s]", n, d)
 		}
 	}
