@@ -115,6 +115,7 @@ type Cache[K comparable, V any] struct {
 	logger                                     *slog.Logger
 	throttle                                   logthrottle.Throttle
 	metrics                                    *metrics
+	loads, loadErrors                          atomic.Int64
 
 	// bg guards closed and wg.Add, so that Close's wg.Wait cannot miss a
 	// load that starts concurrently.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"runtime/debug"
-	"time"
 
 	"github.com/chassis-go/chassis/internal/panicval"
 )
@@ -188,6 +187,7 @@ func (c *Cache[K, V]) withTimeout(ctx context.Context) (context.Context, context
 // flights and releases its waiters. It settles f even if load panics or
 // calls runtime.Goexit, so no key is ever left wedged.
 func (c *Cache[K, V]) run(ctx context.Context, s *shard[K, V], h uint64, k K, load func(context.Context, K) (V, error), f *flight[V], refresh bool) {
+	c.loads.Add(1)
 	c.metrics.loads.Add(context.Background(), 1, c.metrics.attrs)
 	settled := false
 	defer func() {
@@ -247,10 +247,12 @@ func (c *Cache[K, V]) settle(s *shard[K, V], h uint64, k K, f *flight[V], refres
 }
 
 func (c *Cache[K, V]) loadFailed(err error, refresh bool) {
+	if errors.Is(err, ErrNotFound) {
+		return
+	}
+	c.loadErrors.Add(1)
 	var pe *PanicError
 	switch {
-	case errors.Is(err, ErrNotFound):
-		return
 	case errors.As(err, &pe):
 		c.metrics.loadErrors.Add(context.Background(), 1, c.metrics.errPanic)
 	case errors.Is(err, context.DeadlineExceeded):
@@ -261,7 +263,7 @@ func (c *Cache[K, V]) loadFailed(err error, refresh bool) {
 	if !refresh {
 		return // the waiters got the error
 	}
-	if suppressed, ok := c.throttle.Allow(time.Now()); ok {
+	if suppressed, ok := c.throttle.Allow(c.now()); ok {
 		l := c.logger
 		if l == nil {
 			l = slog.Default()

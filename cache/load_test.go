@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"strings"
 	"sync"
@@ -372,4 +373,39 @@ func TestGetOrLoadNilLoadPanics(t *testing.T) {
 		}
 	}()
 	c.GetOrLoad(context.Background(), "k", nil)
+}
+
+func TestBackgroundRefreshFailureIsLogged(t *testing.T) {
+	t.Parallel()
+	clk := fakeclock.New(start)
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	c := cache.New(cache.Config[string, string]{TTL: time.Minute, Jitter: -1, StaleWhileRevalidate: time.Minute, Clock: clk.Now, Logger: logger})
+	c.Set("k", "v1")
+	clk.Advance(90 * time.Second)
+	v, err := c.GetOrLoad(context.Background(), "k", func(context.Context, string) (string, error) { panic("refresh broke") })
+	if err != nil || v != "v1" {
+		t.Fatalf("GetOrLoad of a stale entry = %q, %v; want v1", v, err)
+	}
+	c.Close() // waits for the refresh
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(buf.String(), `msg="cache: background refresh failed" cache=default error="cache: load panic: refresh broke"`) {
+		t.Errorf("log = %q; want the refresh's panic", buf.String())
+	}
+	if s := c.Stats(); s.LoadErrors != 1 || s.StaleHits != 1 {
+		t.Errorf("Stats() = %+v; want 1 load error and 1 stale hit", s)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *strings.Builder
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

@@ -106,22 +106,42 @@ func (m *metrics) unregister() {
 
 func (c *Cache[K, V]) cacheName() string { return c.name }
 
-func (c *Cache[K, V]) observe(o metric.Observer, m *observables) {
-	var hits, stale, misses, size, expired int64
+// Stats is a snapshot of a cache's counters since [New], the same numbers
+// the metrics report, for status pages and tests. Each field is read
+// atomically, but not all at the same instant.
+type Stats struct {
+	Entries    int   `json:"entries"`     // as Len
+	Hits       int64 `json:"hits"`        // fresh hits, negative ones included
+	StaleHits  int64 `json:"stale_hits"`  // stale values served by GetOrLoad
+	Misses     int64 `json:"misses"`      // lookups with no usable entry
+	Loads      int64 `json:"loads"`       // loads started, background refreshes included
+	LoadErrors int64 `json:"load_errors"` // failed loads (not-found results excluded)
+	Evictions  int64 `json:"evictions"`   // entries removed to make room
+	Expired    int64 `json:"expired"`     // dead entries removed
+}
+
+// Stats returns the cache's counters. It takes no lock.
+func (c *Cache[K, V]) Stats() Stats {
+	s := Stats{Entries: c.Len(), Loads: c.loads.Load(), LoadErrors: c.loadErrors.Load()}
 	for i := range c.stripes {
 		st := &c.stripes[i]
-		hits += st.hits.Load()
-		stale += st.stale.Load()
-		misses += st.misses.Load()
+		s.Hits += st.hits.Load()
+		s.StaleHits += st.stale.Load()
+		s.Misses += st.misses.Load()
 	}
 	for i := range c.shards {
-		size += c.shards[i].evictedSize.Load()
-		expired += c.shards[i].evictedExpired.Load()
+		s.Evictions += c.shards[i].evictedSize.Load()
+		s.Expired += c.shards[i].evictedExpired.Load()
 	}
-	o.ObserveInt64(m.hits, hits, m.fresh)
-	o.ObserveInt64(m.hits, stale, m.stale)
-	o.ObserveInt64(m.misses, misses, m.plain)
-	o.ObserveInt64(m.evictions, size, m.size)
-	o.ObserveInt64(m.evictions, expired, m.expired)
-	o.ObserveInt64(m.entries, int64(c.Len()), m.plain)
+	return s
+}
+
+func (c *Cache[K, V]) observe(o metric.Observer, m *observables) {
+	s := c.Stats()
+	o.ObserveInt64(m.hits, s.Hits, m.fresh)
+	o.ObserveInt64(m.hits, s.StaleHits, m.stale)
+	o.ObserveInt64(m.misses, s.Misses, m.plain)
+	o.ObserveInt64(m.evictions, s.Evictions, m.size)
+	o.ObserveInt64(m.evictions, s.Expired, m.expired)
+	o.ObserveInt64(m.entries, int64(s.Entries), m.plain)
 }

@@ -92,6 +92,10 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v; want %v", tc.metric, got, tc.want)
 		}
 	}
+	want := cache.Stats{Entries: 10, Hits: 3, Misses: 5, Loads: 4, LoadErrors: 2, Evictions: 6}
+	if got := c.Stats(); got != want {
+		t.Errorf("Stats() = %+v; want %+v", got, want)
+	}
 	c.Close()
 	if got := r.points(t, "chassis.cache.entries"); len(got) != 0 {
 		t.Errorf("chassis.cache.entries after Close = %v; want no points (callback unregistered)", got)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,9 @@ var (
 // measurements, built once so that recording them allocates nothing.
 type metrics struct {
 	errors, lookups, sent, received, resyncs metric.Int64Counter
+
+	// The same counts, for Stats.
+	redisHits, redisMisses, redisErrors, nSent, nReceived, nResyncs atomic.Int64
 
 	name                 attribute.KeyValue
 	attrs                metric.AddOption

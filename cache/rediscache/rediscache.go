@@ -244,6 +244,32 @@ func (c *Cache[V]) Delete(ctx context.Context, key string) error {
 // Len returns the number of entries in the local tier.
 func (c *Cache[V]) Len() int { return c.local.Len() }
 
+// Stats is a snapshot of a Cache's counters since [New], the same numbers
+// the metrics report, for status pages and tests.
+type Stats struct {
+	Local                 cache.Stats `json:"local"`                  // the in-process tier
+	RedisHits             int64       `json:"redis_hits"`             // local misses answered by Redis
+	RedisMisses           int64       `json:"redis_misses"`           // local misses Redis did not have (tombstones included)
+	RedisErrors           int64       `json:"redis_errors"`           // failed Redis calls of any kind
+	InvalidationsSent     int64       `json:"invalidations_sent"`     // by Set and Delete
+	InvalidationsReceived int64       `json:"invalidations_received"` // from other replicas
+	Resyncs               int64       `json:"resyncs"`                // local tier cleared on (re)subscribing
+}
+
+// Stats returns the Cache's counters. It takes no lock.
+func (c *Cache[V]) Stats() Stats {
+	m := c.metrics
+	return Stats{
+		Local:                 c.local.Stats(),
+		RedisHits:             m.redisHits.Load(),
+		RedisMisses:           m.redisMisses.Load(),
+		RedisErrors:           m.redisErrors.Load(),
+		InvalidationsSent:     m.nSent.Load(),
+		InvalidationsReceived: m.nReceived.Load(),
+		Resyncs:               m.nResyncs.Load(),
+	}
+}
+
 // Close stops listening for invalidations, cancels the local tier's
 // background loads and waits for both. It does not close the Redis client.
 // After Close the Cache still serves and stores values but no longer hears
@@ -272,6 +298,7 @@ func (c *Cache[V]) write(ctx context.Context, op, key string, stored []byte, ttl
 		c.failed(ctx, op, errorClass(err), err)
 		return fmt.Errorf("rediscache: %s in Redis: %w", op, err)
 	}
+	c.metrics.nSent.Add(1)
 	c.metrics.sent.Add(ctx, 1, c.metrics.attrs)
 	return nil
 }
@@ -285,6 +312,7 @@ func (c *Cache[V]) fetch(ctx context.Context, key string) (v V, found, fill bool
 	stored, err := c.client.Get(rctx, c.prefix+key).Bytes()
 	switch {
 	case errors.Is(err, redis.Nil):
+		c.metrics.redisMisses.Add(1)
 		c.metrics.lookups.Add(ctx, 1, c.metrics.miss)
 		return v, false, true
 	case err != nil:
@@ -302,9 +330,11 @@ func (c *Cache[V]) fetch(ctx context.Context, key string) (v V, found, fill bool
 		c.failed(ctx, "get", "decode", err)
 		return v, false, false
 	case !found:
+		c.metrics.redisMisses.Add(1)
 		c.metrics.lookups.Add(ctx, 1, c.metrics.miss)
 		return v, false, false // a tombstone: a Delete is recent
 	}
+	c.metrics.redisHits.Add(1)
 	c.metrics.lookups.Add(ctx, 1, c.metrics.hit)
 	return v, true, false
 }
@@ -353,12 +383,14 @@ func (c *Cache[V]) listen() {
 		case *redis.Subscription:
 			if m.Kind == "subscribe" {
 				c.local.Clear()
+				c.metrics.nResyncs.Add(1)
 				c.metrics.resyncs.Add(c.stop, 1, c.metrics.attrs)
 				c.event("subscribe")
 			}
 		case *redis.Message:
 			if key, ok := parseInvalidation(m.Payload, c.origin); ok {
 				c.local.Delete(key)
+				c.metrics.nReceived.Add(1)
 				c.metrics.received.Add(c.stop, 1, c.metrics.attrs)
 				c.event("invalidate")
 			}
@@ -388,6 +420,7 @@ func parseInvalidation(payload, self string) (key string, ok bool) {
 
 // failed counts a Redis failure and logs it, at most once per second.
 func (c *Cache[V]) failed(ctx context.Context, op, class string, err error) {
+	c.metrics.redisErrors.Add(1)
 	c.metrics.errors.Add(ctx, 1, metric.WithAttributes(c.metrics.name,
 		opKey.String(op), errorTypeKey.String(class)))
 	suppressed, ok := c.throttle.Allow(time.Now())

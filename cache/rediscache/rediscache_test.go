@@ -42,6 +42,12 @@ func TestTiers(t *testing.T) {
 		if a.Len() != 1 || bb.Len() != 1 {
 			t.Errorf("Len() = %d, %d; want 1, 1", a.Len(), bb.Len())
 		}
+		if s := a.Stats(); s.RedisMisses != 1 || s.RedisHits != 0 || s.Local.Hits != 1 || s.Local.Loads != 1 || s.Resyncs != 1 {
+			t.Errorf("A.Stats() = %+v; want 1 Redis miss, 1 local hit, 1 load, 1 resync", s)
+		}
+		if s := bb.Stats(); s.RedisHits != 1 || s.RedisErrors != 0 {
+			t.Errorf("B.Stats() = %+v; want 1 Redis hit, no errors", s)
+		}
 	})
 }
 
@@ -62,6 +68,9 @@ func TestInvalidation(t *testing.T) {
 			t.Fatalf("A.Set: %v", err)
 		}
 		bb.await(t, "invalidate")
+		if s := bb.Stats(); s.InvalidationsReceived != 1 || a.Stats().InvalidationsSent != 1 {
+			t.Errorf("invalidations received by B = %d, sent by A = %d; want 1, 1", s.InvalidationsReceived, a.Stats().InvalidationsSent)
+		}
 		if v, err := bb.GetOrLoad(ctx, "k", mustNotLoad(t)); err != nil || v != "v2" {
 			t.Errorf("B.GetOrLoad after A.Set(v2) = %q, %v; want v2 from Redis", v, err)
 		}
