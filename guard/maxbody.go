@@ -43,8 +43,9 @@ import (
 // maxbody, created with the MeterProvider of [WithMeterProvider].
 //
 // The route a ServeMux inside matched is published to the middleware
-// outside (httpkit's access log and span) through the request's metadata;
-// the caller's *http.Request is not modified.
+// outside (httpkit's access log and span) through the request's metadata.
+// MaxBody never sets Pattern on the caller's *http.Request itself; a request
+// without a body is passed on as it is.
 //
 // Panics if n is negative.
 func MaxBody(n int64, opts ...MaxBodyOption) func(http.Handler) http.Handler {

@@ -13,6 +13,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/chassis-go/chassis/guard"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/problem"
 )
 
@@ -247,5 +248,31 @@ func BenchmarkMaxBody(b *testing.B) {
 	for b.Loop() {
 		body.Seek(0, io.SeekStart)
 		h.ServeHTTP(w, req)
+	}
+}
+
+// TestMaxBodyPublishesRoute: the route a ServeMux inside MaxBody matched
+// reaches the middleware outside through the request metadata, with a body
+// or without.
+func TestMaxBodyPublishesRoute(t *testing.T) {
+	t.Parallel()
+	for _, body := range []io.Reader{nil, strings.NewReader("abc")} {
+		mux := http.NewServeMux()
+		mux.Handle("POST /notes", mwEcho(nil))
+		h := guard.MaxBody(8)(mux)
+		r, info := reqmeta.Ensure(httptest.NewRequest(http.MethodPost, "/notes", body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		if rec.Code != http.StatusOK {
+			t.Fatalf("MaxBody = %d; want 200", rec.Code)
+		}
+		if got := info.Pattern(r); got != "POST /notes" {
+			t.Errorf("body %v: published route = %q; want %q", body != nil, got, "POST /notes")
+		}
+		// A request without a body is passed on as it is (a mux inside
+		// sets its Pattern, as without MaxBody); one with a body is copied.
+		if body != nil && r.Pattern != "" {
+			t.Errorf("caller's r.Pattern = %q; want it untouched", r.Pattern)
+		}
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/internal/panicval"
+	"github.com/chassis-go/chassis/internal/reqmeta"
 )
 
 // mwStalledReader is a source whose Read blocks until the test closes the
@@ -246,5 +247,26 @@ func TestNilOptions(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTimeoutPublishesRoute: the route a ServeMux inside Timeout matched
+// reaches the middleware outside through the request metadata, and the
+// caller's request is not modified.
+func TestTimeoutPublishesRoute(t *testing.T) {
+	t.Parallel()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /users/{id}", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	h := guard.Timeout(time.Minute)(mux)
+	r, info := reqmeta.Ensure(httptest.NewRequest(http.MethodGet, "/users/7", nil))
+	rec, p := mwServe(h, r)
+	if p != nil || rec.Code != http.StatusOK {
+		t.Fatalf("Timeout = %d, panic %v; want 200", rec.Code, p)
+	}
+	if got := info.Pattern(r); got != "GET /users/{id}" {
+		t.Errorf("published route = %q; want %q", got, "GET /users/{id}")
+	}
+	if r.Pattern != "" {
+		t.Errorf("caller's r.Pattern = %q; want it untouched", r.Pattern)
 	}
 }
