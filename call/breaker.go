@@ -43,49 +43,35 @@ const (
 // destination host (URL.Host, compared case-insensitively), created on
 // first use and owned by the Client. There is no global registry.
 //
-// A closed breaker opens after ConsecutiveFailures failures in a row, or,
-// if FailureRatio is set, when at least MinRequests outcomes were recorded
-// in the last Window and the share of failures among them reaches
-// FailureRatio. After OpenTimeout it lets HalfOpenProbes requests through;
-// as many successes close it, any failure opens it again for OpenTimeout.
+// Each host's breaker is a [breaker.Breaker]: the first six fields mean
+// exactly what the fields of the same names in [breaker.Policy] mean (when
+// it opens, how long it stays open, how many half-open probes), and
+// invalid values panic in [WithBreaker] with the same messages.
 //
-// The breaker is consulted for every attempt, retries included, before the
-// token source or the network is touched. An outcome is a failure when
-// IsFailure says so: by default any error (per-attempt timeouts included)
-// or a 5xx status; 4xx statuses are successes. An attempt cut short
-// because the caller's own context ended is neither: it never trips a
-// breaker, and a half-open probe cut short that way frees its slot.
+// The breaker is consulted for every attempt, retries and hedges included,
+// before the token source or the network is touched. An outcome is a
+// failure when IsFailure says so: by default any error (per-attempt
+// timeouts included) or a 5xx status; 4xx statuses are successes. An
+// attempt cut short because the caller's own context ended is neither: it
+// never trips a breaker, and a half-open probe cut short that way frees its
+// slot. A panic in the base transport or IsFailure counts as a failure; a
+// panic before the request is sent (GetBody, OnStateChange) frees the slot.
 //
 // The zero BreakerPolicy is the default: open after 5 consecutive failures,
 // probe once after 30s, at most 1024 hosts. A BreakerPolicy is a plain
 // value: [WithBreaker] copies it.
 type BreakerPolicy struct {
-	// ConsecutiveFailures opens the breaker after that many failures in a
-	// row. Zero means 5; negative disables this trigger (FailureRatio must
-	// then be set).
+	// ConsecutiveFailures: see [breaker.Policy]. Zero means 5.
 	ConsecutiveFailures int
-
-	// FailureRatio, in (0, 1], opens the breaker when the share of failures
-	// over Window reaches it. Zero disables this trigger. Other values
-	// panic.
+	// FailureRatio: see [breaker.Policy]. Zero disables it.
 	FailureRatio float64
-
-	// MinRequests is how many outcomes Window must hold before FailureRatio
-	// is applied. Zero means 10. Negative panics.
+	// MinRequests: see [breaker.Policy]. Zero means 10.
 	MinRequests int
-
-	// Window is the rolling window for FailureRatio, kept as 10 buckets of
-	// Window/10 each. Zero means 10s. Negative values and values under
-	// 10ns panic.
+	// Window: see [breaker.Policy]. Zero means 10s.
 	Window time.Duration
-
-	// OpenTimeout is how long an open breaker rejects requests before it
-	// lets probes through. Zero means 30s. Negative panics.
+	// OpenTimeout: see [breaker.Policy]. Zero means 30s.
 	OpenTimeout time.Duration
-
-	// HalfOpenProbes is how many requests a half-open breaker lets through
-	// at a time, and how many must succeed to close it. Zero means 1.
-	// Negative panics.
+	// HalfOpenProbes: see [breaker.Policy]. Zero means 1.
 	HalfOpenProbes int
 
 	// MaxHosts bounds the number of breakers a Client keeps. When a new host
