@@ -4,11 +4,12 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/chassis-go/chassis/config"
-	"github.com/chassis-go/chassis/guard"
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/chassis-go/chassis/config"
+	"github.com/chassis-go/chassis/guard"
 )
 
 // Config is everything the service reads from its environment. Every field
@@ -40,6 +41,22 @@ type Config struct {
 	// the notes in PostgreSQL, e.g. postgres://user@host:5432/db; empty
 	// means the in-memory store.
 	DatabaseURL string `env:"DATABASE_URL" secret:"true"`
+
+	// NoteRetention is how old a note gets before the purge job deletes
+	// it; PurgeInterval is how often the job runs (on one replica at a time
+	// when Redis is configured).
+	NoteRetention time.Duration `env:"NOTE_RETENTION" envDefault:"720h" validate:"min=1s"`
+	PurgeInterval time.Duration `env:"PURGE_INTERVAL" envDefault:"1h" validate:"min=1s"`
+
+	// WebhookSecrets, when set, turn on POST /v1/webhooks/notes, which
+	// accepts notes as Standard Webhooks signed with any of these
+	// "whsec_..." secrets (several during a rotation).
+	WebhookSecrets []string `env:"WEBHOOK_SECRETS" envSeparator:"," secret:"true"`
+
+	// FlagsFile, when set, is a JSON or YAML file of feature flags (see
+	// package flags), re-read when it changes. Without it every flag has its
+	// default.
+	FlagsFile string `env:"FLAGS_FILE"`
 
 	// MaxBodyBytes bounds request bodies.
 	MaxBodyBytes int64 `env:"MAX_BODY_BYTES" envDefault:"65536" validate:"min=1"`

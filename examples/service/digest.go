@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/open-feature/go-sdk/openfeature"
+
 	"github.com/chassis-go/chassis/call"
 	"github.com/chassis-go/chassis/httpkit"
 	"github.com/chassis-go/chassis/problem"
@@ -26,6 +28,7 @@ type digestAPI struct {
 	client     *call.Client
 	analyzeURL string // the downstream endpoint
 	fanOut     int
+	flags      *openfeature.Client
 }
 
 // analysis is the downstream's answer for one text.
@@ -46,6 +49,13 @@ func (a *digestAPI) register(mux *http.ServeMux) {
 }
 
 func (a *digestAPI) digest(w http.ResponseWriter, r *http.Request) {
+	// The "digest" flag turns the endpoint off (FLAG_DIGEST=false, or the
+	// flags file) without a deploy, for example while the downstream is
+	// being repaired.
+	if !a.flags.Boolean(r.Context(), "digest", true, openfeature.EvaluationContext{}) {
+		problem.Write(w, r, problem.Unavailable("the digest is switched off"))
+		return
+	}
 	notes, err := a.store.list(r.Context(), 50)
 	if err != nil {
 		problem.Write(w, r, err)

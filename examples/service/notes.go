@@ -43,10 +43,11 @@ var (
 // notesAPI serves the /v1/notes endpoints.
 type notesAPI struct {
 	store noteStore
+	idem  func(http.Handler) http.Handler // Idempotency-Key on create
 }
 
 func (a *notesAPI) register(mux *http.ServeMux) {
-	mux.HandleFunc("POST /v1/notes", a.create)
+	mux.Handle("POST /v1/notes", a.idem(http.HandlerFunc(a.create)))
 	mux.HandleFunc("GET /v1/notes", a.list)
 	mux.HandleFunc("GET /v1/notes/{id}", a.get)
 	mux.HandleFunc("DELETE /v1/notes/{id}", a.delete)

@@ -15,16 +15,25 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/open-feature/go-sdk/openfeature"
+
 	"github.com/chassis-go/chassis/call"
+	"github.com/chassis-go/chassis/flags"
 	"github.com/chassis-go/chassis/grpckit"
 	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/guard/redislimit"
 	"github.com/chassis-go/chassis/health"
 	"github.com/chassis-go/chassis/httpkit"
+	"github.com/chassis-go/chassis/idempotency"
+	"github.com/chassis-go/chassis/idempotency/redisstore"
 	"github.com/chassis-go/chassis/lifecycle"
 	"github.com/chassis-go/chassis/logz"
 	"github.com/chassis-go/chassis/problem"
 	"github.com/chassis-go/chassis/telemetry"
+	"github.com/chassis-go/chassis/tick"
+	"github.com/chassis-go/chassis/tick/redislock"
+	"github.com/chassis-go/chassis/webhook"
+	"github.com/chassis-go/chassis/webhook/redisreplay"
 )
 
 // service is the assembled reference service: its servers and the state
@@ -37,6 +46,8 @@ type service struct {
 	client   *call.Client
 	redis    *redis.Client // nil without REDIS_ADDR
 	store    noteStore
+	purge    *tick.Job       // deletes notes older than NOTE_RETENTION
+	flags    *flags.Provider // FLAGS_FILE, or FLAG_* variables
 	handler  http.Handler
 	grpc     *grpc.Server
 	grpcHlth *grpckit.Health
@@ -102,8 +113,46 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		return nil, err
 	}
 	s.store = store
-	notes := &notesAPI{store: store}
-	digest := &digestAPI{store: store, client: s.client, fanOut: cfg.FanOut, analyzeURL: s.analyzeURL}
+
+	// Feature flags through OpenFeature: a file when FLAGS_FILE is set,
+	// else FLAG_* variables. Evaluations never block; a bad file keeps the
+	// last good flags.
+	src := flags.EnvSource("FLAG_")
+	if cfg.FlagsFile != "" {
+		src = flags.FileSource(cfg.FlagsFile)
+	}
+	s.flags = flags.NewProvider(src, flags.WithLogger(logger))
+	if err := openfeature.SetNamedProviderAndWait(flagDomain, s.flags); err != nil {
+		logger.Warn("feature flags not loaded; every flag has its default until they are", "err", err)
+	}
+
+	// Purging old notes: a background job that never overlaps itself, on
+	// one replica at a time when the replicas share a Redis.
+	var lock tick.Option
+	if s.redis != nil {
+		lock = tick.WithLock(redislock.New(s.redis, redislock.WithPrefix("notes:tick:")))
+	}
+	s.purge = tick.Every("purge-notes", cfg.PurgeInterval, func(ctx context.Context) error {
+		n, err := store.purge(ctx, time.Now().Add(-cfg.NoteRetention))
+		if n > 0 {
+			logger.InfoContext(ctx, "purged notes", "count", n)
+		}
+		return err
+	}, lock, tick.Timeout(time.Minute), tick.Jitter(cfg.PurgeInterval/10), tick.WithLogger(logger))
+	s.checker.Add("job:purge-notes", s.purge.Check(3), health.NonCritical())
+
+	// POST /v1/notes is safe to retry: a request with an Idempotency-Key
+	// runs once per client and key; a retry gets the stored response.
+	var idemStore idempotency.Store = idempotency.NewMemoryStore()
+	if s.redis != nil {
+		idemStore = redisstore.New(s.redis)
+	}
+	idem := idempotency.Middleware(idempotency.Config{
+		Store: idemStore, Key: key, LockTTL: cfg.RequestTimeout + 10*time.Second, Logger: logger,
+	})
+	notes := &notesAPI{store: store, idem: idem}
+	digest := &digestAPI{store: store, client: s.client, fanOut: cfg.FanOut, analyzeURL: s.analyzeURL,
+		flags: openfeature.NewClient(flagDomain)}
 
 	// A full store is answered 507 on create and is not a readiness
 	// failure: otherwise a client filling it would pull every replica out
@@ -116,6 +165,19 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	api := http.NewServeMux()
 	notes.register(api)
 	digest.register(api)
+	if len(cfg.WebhookSecrets) > 0 {
+		// Notes may also arrive as signed webhooks: the signature, its age
+		// and replays are checked before the handler runs.
+		v, err := webhook.NewVerifier(cfg.WebhookSecrets...)
+		if err != nil {
+			return nil, fmt.Errorf("WEBHOOK_SECRETS: %w", err)
+		}
+		var replay webhook.MiddlewareOption
+		if s.redis != nil {
+			replay = webhook.WithReplayCache(redisreplay.New(s.redis))
+		}
+		api.Handle("POST /v1/webhooks/notes", v.Middleware(replay)(http.HandlerFunc(notes.create)))
+	}
 	if cfg.DebugEndpoints {
 		registerDebug(api, level)
 	}
@@ -172,6 +234,9 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	return s, nil
 }
 
+// flagDomain is the OpenFeature domain of this service's flags.
+const flagDomain = "notes"
+
 // openStore returns the PostgreSQL store when DATABASE_URL or PGHOST is set,
 // else the in-memory one.
 func openStore(cfg Config, tel *telemetry.Provider) (noteStore, error) {
@@ -224,6 +289,8 @@ func (s *service) run(ctx context.Context) error {
 		// The gRPC health service turns NOT_SERVING as soon as shutdown
 		// starts (Health.Run stops), and the server drains alongside HTTP.
 		s.grpcHlth.Run,
+		s.purge.Run,
+		s.flags.Run,
 		grpckit.Serve(s.grpc, grpcLis, drain),
 	)
 }
@@ -239,6 +306,9 @@ func (s *service) close() {
 	}
 	if s.store != nil {
 		s.store.close()
+	}
+	if s.flags != nil {
+		_ = openfeature.ShutdownWithContext(context.Background())
 	}
 	if s.redis != nil {
 		_ = s.redis.Close()
