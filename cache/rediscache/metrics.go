@@ -31,9 +31,9 @@ type metrics struct {
 	// The same counts, for Stats.
 	redisHits, redisMisses, redisErrors, nSent, nReceived, nResyncs atomic.Int64
 
-	name                 attribute.KeyValue
-	attrs                metric.AddOption
-	hit, miss, lookupErr metric.AddOption
+	name                          attribute.KeyValue
+	attrs                         metric.AddOption
+	hit, miss, lookupErr, skipped metric.AddOption
 }
 
 func newMetrics(mp metric.MeterProvider, name string) *metrics {
@@ -70,6 +70,7 @@ func newMetrics(mp metric.MeterProvider, name string) *metrics {
 		hit:       set(result.String("hit")),
 		miss:      set(result.String("miss")),
 		lookupErr: set(result.String("error")),
+		skipped:   set(result.String("skipped")),
 	}
 }
 

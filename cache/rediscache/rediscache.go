@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -24,6 +25,11 @@ const DefaultTTL = time.Hour
 // DefaultTimeout bounds each Redis call when Config.Timeout is zero.
 const DefaultTimeout = 100 * time.Millisecond
 
+// readPause is how long lookups skip Redis after a lookup or fill failed,
+// so that an outage (a blackholed Redis costs a full Timeout per call) adds
+// latency to one local miss per second, not to every one.
+const readPause = time.Second
+
 // Config configures a [Cache]. The zero Config is usable: a local tier with
 // cache's defaults, values kept in Redis for an hour as JSON, under keys
 // prefixed "chassis:cache:default:". New copies it.
@@ -31,7 +37,8 @@ type Config[V any] struct {
 	// Local configures the in-process tier (see [cache.Config]). Keep its
 	// TTL short, seconds to minutes: invalidation messages are best effort
 	// (see the package doc), and the local TTL bounds how long a replica
-	// that missed one serves the old value.
+	// that missed one serves the old value. Local.Clock also times the
+	// one-second pause of Redis lookups after a failure.
 	Local cache.Config[string, V]
 
 	// Prefix starts every Redis key and the invalidation channel's name.
@@ -81,6 +88,11 @@ type Cache[V any] struct {
 	tomb    time.Duration // how long a Delete's tombstone blocks fills
 	timeout time.Duration
 	codec   Codec[V]
+	now     func() time.Time
+
+	// pausedUntil is the clock's UnixNano until which lookups and fills
+	// skip Redis after a failure (see readPause).
+	pausedUntil atomic.Int64
 
 	logger   *slog.Logger
 	throttle logthrottle.Throttle
@@ -130,6 +142,7 @@ func newCache[V any](client redis.UniversalClient, cfg Config[V], onEvent func(s
 		ttl:     cfg.TTL,
 		timeout: cfg.Timeout,
 		codec:   cfg.Codec,
+		now:     cfg.Local.Clock,
 		logger:  cfg.Logger,
 		onEvent: onEvent,
 	}
@@ -147,6 +160,9 @@ func newCache[V any](client redis.UniversalClient, cfg Config[V], onEvent func(s
 	}
 	if c.codec == nil {
 		c.codec = JSON[V]{}
+	}
+	if c.now == nil {
+		c.now = time.Now
 	}
 	// A tombstone must outlive any load that started before the Delete,
 	// so that the load's fill (SET NX) cannot bring the old value back.
@@ -190,7 +206,10 @@ func newCache[V any](client redis.UniversalClient, cfg Config[V], onEvent func(s
 //
 // Redis failures (down, slow, a value that does not decode) never fail the
 // call: they are counted, logged, and the call goes on as if Redis had
-// missed. Only load's error (or ctx's) is returned.
+// missed. After a failed lookup or fill, lookups skip Redis for a second
+// (as a miss, without a fill), so that an outage slows at most one local
+// miss per second by up to Timeout. Only load's error (or ctx's) is
+// returned.
 func (c *Cache[V]) GetOrLoad(ctx context.Context, key string, load func(context.Context, string) (V, error)) (V, error) {
 	if load == nil {
 		panic("rediscache.GetOrLoad: load is nil; pass the function that reads the value from its source")
@@ -307,6 +326,10 @@ func (c *Cache[V]) write(ctx context.Context, op, key string, stored []byte, ttl
 // written back: not after a tombstone, nor after a failure (Redis is
 // probably down: no point in a second call).
 func (c *Cache[V]) fetch(ctx context.Context, key string) (v V, found, fill bool) {
+	if c.paused() {
+		c.metrics.lookups.Add(ctx, 1, c.metrics.skipped)
+		return v, false, false
+	}
 	rctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	stored, err := c.client.Get(rctx, c.prefix+key).Bytes()
@@ -318,6 +341,7 @@ func (c *Cache[V]) fetch(ctx context.Context, key string) (v V, found, fill bool
 	case err != nil:
 		c.metrics.lookups.Add(ctx, 1, c.metrics.lookupErr)
 		c.failed(ctx, "get", errorClass(err), err)
+		c.pause()
 		return v, false, false
 	}
 	v, found, err = decode(c.codec, stored)
@@ -350,8 +374,15 @@ func (c *Cache[V]) fill(ctx context.Context, key string, v V) {
 	defer cancel()
 	if err := c.client.SetArgs(rctx, c.prefix+key, stored, redis.SetArgs{Mode: "NX", TTL: c.ttl}).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		c.failed(ctx, "fill", errorClass(err), err)
+		c.pause()
 	}
 }
+
+// paused reports whether lookups skip Redis now.
+func (c *Cache[V]) paused() bool { return c.now().UnixNano() < c.pausedUntil.Load() }
+
+// pause makes lookups and fills skip Redis for readPause.
+func (c *Cache[V]) pause() { c.pausedUntil.Store(c.now().Add(readPause).UnixNano()) }
 
 // listen receives invalidations until Close. Every subscription, the first
 // and each one after a reconnection, clears the local tier: invalidations

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chassis-go/chassis/cache"
 	"github.com/chassis-go/chassis/cache/rediscache"
+	"github.com/chassis-go/chassis/internal/fakeclock"
 	"github.com/chassis-go/chassis/testkit"
 )
 
@@ -98,7 +99,9 @@ func TestRedisDownDegradesToLocal(t *testing.T) {
 	mr, client := newMini(t)
 	reader := sdkmetric.NewManualReader()
 	ctx := context.Background()
+	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	r := newReplica(t, client, rediscache.Config[string]{
+		Local:         cache.Config[string, string]{Clock: clk.Now},
 		Prefix:        uniquePrefix(),
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 		Logger:        testkit.Logger(t),
@@ -120,9 +123,20 @@ func TestRedisDownDegradesToLocal(t *testing.T) {
 	if v, err := r.GetOrLoad(ctx, "k2", mustNotLoad(t)); err != nil || v != "set" {
 		t.Errorf("GetOrLoad after a Set that failed in Redis = %q, %v; want the local value", v, err)
 	}
+	// Within a second of the failure, lookups skip Redis.
+	if v, err := r.GetOrLoad(ctx, "k4", loadValue("v4")); err != nil || v != "v4" {
+		t.Errorf("GetOrLoad with Redis paused = %q, %v; want v4, nil", v, err)
+	}
+	if s := r.Stats(); s.RedisErrors != 2 {
+		t.Errorf("Stats().RedisErrors after a lookup while paused = %d; want 2 (a get and a set)", s.RedisErrors)
+	}
+	clk.Advance(time.Second)
 	mr.Close() // now the connection fails too
 	if v, err := r.GetOrLoad(ctx, "k3", loadValue("v3")); err != nil || v != "v3" {
 		t.Errorf("GetOrLoad with Redis gone = %q, %v; want v3, nil", v, err)
+	}
+	if got := counts(t, reader, "chassis.rediscache.lookups"); got["chassis.cache.name=default,chassis.cache.result=skipped"] != 1 {
+		t.Errorf("chassis.rediscache.lookups = %v; want 1 skipped", got)
 	}
 	got := counts(t, reader, "chassis.rediscache.errors")
 	gets := int64(0)
