@@ -357,12 +357,13 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 		h.finish(w, tw, r)
 		return
 	}
-	if !deadline && tw.started {
+	if !deadline && tw.started && !tw.hijacked {
 		// The client went away after the response started (a client that
 		// read a complete response may close at once). Aborting would log
 		// a complete response as a failure, and returning now would let
 		// net/http end a partial one in order: wait for the handler until
-		// the deadline instead.
+		// the deadline instead. (A hijacked connection is the handler's:
+		// there is nothing to wait for.)
 		tw.mu.Unlock()
 		if h.decided != nil {
 			h.decided()

@@ -1,8 +1,10 @@
 package guard
 
 import (
+	"bufio"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -192,4 +194,52 @@ func TestTimeoutClientGoneAfterResponse(t *testing.T) {
 	if p != nil || rec.Code != http.StatusOK || rec.Body.String() != "complete" {
 		t.Errorf("Timeout = %d %q, panic %v; want 200 %q and no panic", rec.Code, rec.Body, p, "complete")
 	}
+}
+
+// hijackRecorder is a recorder whose connection can be hijacked.
+type hijackRecorder struct {
+	*httptest.ResponseRecorder
+	conn net.Conn
+}
+
+func (h hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return h.conn, bufio.NewReadWriter(bufio.NewReader(h.conn), bufio.NewWriter(h.conn)), nil
+}
+
+// TestTimeoutClientGoneAfterHijack: when the request context ends after the
+// handler hijacked the connection, Timeout returns at once: the connection
+// is the handler's, and there is no response to wait for.
+func TestTimeoutClientGoneAfterHijack(t *testing.T) {
+	t.Parallel()
+	c1, c2 := net.Pipe()
+	defer c1.Close()
+	defer c2.Close()
+	hijacked, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	h := Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, err := http.NewResponseController(w).Hijack(); err != nil {
+			t.Errorf("Hijack: %v", err)
+		}
+		close(hijacked)
+		<-release
+	})).(*timeoutHandler)
+	h.exited = func() { close(exited) }
+	h.deadlineAfter = func(time.Duration) <-chan time.Time {
+		t.Error("Timeout waits for the deadline after a hijack; want it to return at once")
+		fired := make(chan time.Time, 1)
+		fired <- time.Time{}
+		return fired
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan any)
+	go func() {
+		defer func() { done <- recover() }()
+		h.ServeHTTP(hijackRecorder{httptest.NewRecorder(), c1}, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+	}()
+	<-hijacked
+	cancel()
+	if p := <-done; p != nil {
+		t.Errorf("Timeout panicked with %v after a hijack; want a normal return", p)
+	}
+	close(release)
+	<-exited
 }
