@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -63,7 +64,9 @@ const overrunGrace = time.Second
 //     A body delimited by the end of the connection (HTTP/1.0 without
 //     Content-Length), which an orderly close would complete, is ended with
 //     a TCP reset instead. An outer recovery middleware must let that panic
-//     through. If a write by next is in progress at the deadline, Timeout
+//     through. A response whose declared Content-Length has been written in
+//     full is complete, not partial: Timeout returns without aborting it
+//     (next's later writes fail the same way). If a write by next is in progress at the deadline, Timeout
 //     first sets the connection's write deadline to now (through
 //     ResponseController, where supported) so the write fails, and waits for
 //     it to return, because a ResponseWriter must not be used after
@@ -247,6 +250,11 @@ type timeoutWriter struct {
 	panicVal any   // what the handler panicked with, set with done
 	ctxErr   error // the handler context's Err when the handler returned, set with done
 
+	// Set by the handler while it holds a reservation, read by the serving
+	// goroutine once writing is 0: the Content-Length the response declared
+	// (-1: none) and the body bytes written.
+	declared, written int64
+
 	// returned, if the serving goroutine waits for the handler after the
 	// client went away, is created by it and closed by the handler goroutine
 	// with done. The common paths need no channel: the handler goroutine
@@ -390,7 +398,7 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 	for tw.writing > 0 {
 		tw.cond.Wait()
 	}
-	started, hijacked := tw.started, tw.hijacked
+	started, hijacked, complete := tw.started, tw.hijacked, tw.started && tw.complete()
 	tw.mu.Unlock()
 	// From here on the handler goroutine cannot reach w.
 
@@ -404,6 +412,9 @@ func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *
 		if deadline {
 			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
 		}
+	case complete:
+		// Every byte of the declared body was sent: the client has the
+		// whole response, and aborting would only report it as failed.
 	default:
 		if deadline {
 			h.metrics.expired.Add(context.WithoutCancel(ctx), 1, h.metrics.after...)
@@ -536,6 +547,26 @@ func (tw *timeoutWriter) end() {
 	tw.mu.Unlock()
 }
 
+// commit copies the handler's header to the real writer as the response
+// starts, and records the Content-Length it declares. It runs while the
+// writer is reserved.
+func (tw *timeoutWriter) commit() {
+	syncHeader(tw.w.Header(), tw.h)
+	tw.declared = -1
+	if cl := tw.h.Get("Content-Length"); cl != "" {
+		if n, err := strconv.ParseInt(cl, 10, 64); err == nil && n >= 0 {
+			tw.declared = n
+		}
+	}
+}
+
+// complete reports whether the response body is complete: all the bytes of
+// its declared Content-Length were written. The serving goroutine calls it
+// once the handler can no longer write.
+func (tw *timeoutWriter) complete() bool {
+	return tw.declared >= 0 && tw.written == tw.declared
+}
+
 // Header returns the handler's own header map; see the design comment.
 func (tw *timeoutWriter) Header() http.Header { return tw.h }
 
@@ -548,7 +579,10 @@ func (tw *timeoutWriter) WriteHeader(code int) {
 		return
 	}
 	defer tw.end()
-	if first || informational {
+	switch {
+	case first:
+		tw.commit()
+	case informational:
 		syncHeader(tw.w.Header(), tw.h)
 	}
 	tw.w.WriteHeader(code)
@@ -563,9 +597,11 @@ func (tw *timeoutWriter) Write(p []byte) (int, error) {
 	}
 	defer tw.end()
 	if first {
-		syncHeader(tw.w.Header(), tw.h)
+		tw.commit()
 	}
-	return tw.w.Write(p)
+	n, err := tw.w.Write(p)
+	tw.written += int64(n)
+	return n, err
 }
 
 // ReadFrom copies src to the client. Only the writes hold the real writer:
@@ -581,9 +617,11 @@ func (tw *timeoutWriter) ReadFrom(src io.Reader) (int64, error) {
 		}
 		defer tw.end()
 		if first {
-			syncHeader(tw.w.Header(), tw.h)
+			tw.commit()
 		}
-		return io.Copy(tw.w, src)
+		n, err := io.Copy(tw.w, src)
+		tw.written += n
+		return n, err
 	}
 	bp := copyBufs.Get().(*[]byte)
 	defer copyBufs.Put(bp)
@@ -625,7 +663,7 @@ func (tw *timeoutWriter) FlushError() error {
 	}
 	defer tw.end()
 	if first {
-		syncHeader(tw.w.Header(), tw.h)
+		tw.commit()
 	}
 	err = http.NewResponseController(tw.w).Flush()
 	if first && errors.Is(err, http.ErrNotSupported) {

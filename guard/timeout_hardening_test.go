@@ -270,3 +270,46 @@ func TestTimeoutPublishesRoute(t *testing.T) {
 		t.Errorf("caller's r.Pattern = %q; want it untouched", r.Pattern)
 	}
 }
+
+// TestTimeoutCompleteResponseNotAborted: a handler that has written all of
+// its declared Content-Length when the deadline passes has sent a complete
+// response; Timeout must not abort it (nor report a panic).
+func TestTimeoutCompleteResponseNotAborted(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		length    string
+		wantPanic any
+	}{
+		{"all declared bytes written", "8", nil},
+		{"fewer bytes than declared", "9", http.ErrAbortHandler},
+		{"no length declared", "", http.ErrAbortHandler},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			release, exited := make(chan struct{}), make(chan struct{})
+			ctx := newMWExpirable(context.Background())
+			var lateErr error
+			h := guard.Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				defer close(exited)
+				if tc.length != "" {
+					w.Header().Set("Content-Length", tc.length)
+				}
+				io.WriteString(w, "complete")
+				ctx.expire() // the deadline passes before the handler returns
+				<-release
+				_, lateErr = io.WriteString(w, "more")
+			}))
+			rec, p := mwServe(h, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
+			close(release)
+			<-exited
+			if p != tc.wantPanic || rec.Code != http.StatusOK || rec.Body.String() != "complete" {
+				t.Errorf("Timeout = %d %q, panic %v; want 200 %q, panic %v", rec.Code, rec.Body, p, "complete", tc.wantPanic)
+			}
+			if !errors.Is(lateErr, http.ErrHandlerTimeout) {
+				t.Errorf("Write after the deadline = %v; want http.ErrHandlerTimeout", lateErr)
+			}
+		})
+	}
+}
