@@ -264,7 +264,7 @@ func TestRoutes(t *testing.T) {
 		ctype        string
 		contains     string
 	}{
-		{"GET", "/", 200, "text/html; charset=utf-8", "<section id=\"health\">"},
+		{"GET", "/", 200, "text/html; charset=utf-8", "<section id=\"health\""},
 		{"HEAD", "/", 200, "text/html; charset=utf-8", ""},
 		{"GET", "/status.json", 200, "application/json", `"title":"example.com/svc"`},
 		{"GET", "/healthz", 200, "application/json", `"name":"db"`},

@@ -124,7 +124,7 @@ type spark struct {
 }
 
 // sparkline draws vals (oldest first; NaN is a gap) as an SVG path, or
-// returns nil when fewer than two samples are known.
+// returns nil when fewer than two samples are known or all are equal.
 func sparkline(vals []float64) *spark {
 	lo, hi, known := math.Inf(1), math.Inf(-1), 0
 	for _, v := range vals {
@@ -132,8 +132,8 @@ func sparkline(vals []float64) *spark {
 			lo, hi, known = min(lo, v), max(hi, v), known+1
 		}
 	}
-	if known < 2 {
-		return nil
+	if known < 2 || lo == hi {
+		return nil // a flat line says nothing the number does not
 	}
 	const w, h, pad = 100.0, 20.0, 1.5
 	var b strings.Builder

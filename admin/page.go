@@ -8,6 +8,7 @@ import (
 	"html/template"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ type sectionView struct {
 	ID   string
 	Name string
 	Err  string
+	Wide bool // holds a table of many columns: give it two grid columns
 	Body *view
 }
 
@@ -55,6 +57,10 @@ type row struct {
 	Key string
 	Val *view
 }
+
+// longText is the length above which a string may wrap anywhere; shorter
+// ones (hosts, keys, times) stay on one line.
+const longText = 32
 
 // maxColumns bounds a table's columns; wider objects are drawn nested.
 const maxColumns = 10
@@ -105,9 +111,28 @@ func (a *Admin) toView(n *node, section, path, key string) *view {
 		v.Spark = sparkline(a.hist.values(section, path))
 		return v
 	case kindString:
-		return &view{Kind: "scalar", Class: "str " + stateClass(n.text), Text: n.text}
+		class := "str"
+		if len(n.text) > longText {
+			class = "str long"
+		}
+		if sc := stateClass(n.text); sc != "" {
+			class += " " + sc
+		}
+		return &view{Kind: "scalar", Class: class, Text: n.text}
 	}
 	return &view{Kind: "scalar", Class: "lit", Text: n.text}
+}
+
+// widest returns the most columns of any table in v.
+func (v *view) widest() int {
+	n := len(v.Cols)
+	for _, r := range v.Rows {
+		n = max(n, r.Val.widest())
+	}
+	for _, it := range v.Items {
+		n = max(n, it.widest())
+	}
+	return n
 }
 
 // tableColumns reports whether array n is a list of flat objects, drawn
@@ -134,7 +159,15 @@ func tableColumns(n *node) ([]string, bool) {
 			}
 		}
 	}
-	return cols, len(cols) <= maxColumns
+	// Naming columns (host, name, ...) go first, whatever the key order.
+	var named []string
+	for _, f := range keyFields {
+		if i := slices.Index(cols, f); i >= 0 {
+			named = append(named, f)
+			cols = slices.Delete(cols, i, i+1)
+		}
+	}
+	return append(named, cols...), len(named)+len(cols) <= maxColumns
 }
 
 // stateClass colours well-known state words.
@@ -186,13 +219,14 @@ func (a *Admin) servePage(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.health != nil {
 		d.Status = s.health.Status.String()
-		d.Health = a.toView(healthTree(*s.health), healthSeries, "", "")
+		d.Health = a.toView(healthChecks(*s.health), healthSeries, "", "")
 	}
 	d.Runtime = a.toView(s.runtime, runtimeSeries, "", "")
 	for i, sec := range s.sections {
 		sv := sectionView{ID: "r" + strconv.Itoa(i), Name: sec.name, Err: sec.err}
 		if sec.tree != nil {
 			sv.Body = a.toView(sec.tree, sec.name, "", "")
+			sv.Wide = sv.Body.widest() >= 4
 		}
 		d.Sections = append(d.Sections, sv)
 	}
@@ -300,6 +334,7 @@ a:hover{text-decoration:underline}
 main{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,380px),1fr));gap:1rem;padding:1rem 1.2rem;align-items:start}
 section{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:.8rem 1rem;min-width:0;overflow-x:auto}
 section.wide{grid-column:1/-1}
+@media (min-width:900px){section.wide2{grid-column:span 2}}
 h2{font-size:.95rem;margin:0 0 .5rem;display:flex;align-items:center;gap:.5rem}
 h2 .tag{font-size:.75rem;font-weight:600;padding:.05rem .5rem;border-radius:99px;border:1px solid currentColor}
 table{border-collapse:collapse;width:100%}
@@ -307,14 +342,18 @@ td,th{padding:.22rem .5rem .22rem 0;vertical-align:top;text-align:left;border-bo
 tr:last-child>td{border-bottom:0}
 th{font-weight:600;color:var(--mute);font-size:.8rem}
 td.k{color:var(--mute);white-space:nowrap;width:1%;padding-right:1rem}
+div.k{color:var(--mute);margin:.1rem 0 .1rem}
+table.grid{margin-left:.1rem}
 .num{font-variant-numeric:tabular-nums;white-space:nowrap}
 .val{display:flex;align-items:center;gap:.6rem;justify-content:space-between}
 svg.spark{width:100px;height:20px;flex:none}
+table.grid svg.spark{width:56px}
+main{grid-auto-flow:dense}
 svg.spark path{fill:none;stroke:var(--acc);stroke-width:1.5;stroke-linejoin:round;stroke-linecap:round;vector-effect:non-scaling-stroke}
 .good{color:var(--good);font-weight:600}.bad{color:var(--bad);font-weight:600}.warn{color:var(--warn);font-weight:600}
 .err{color:var(--bad);background:color-mix(in srgb,var(--bad) 10%,transparent);border-radius:6px;padding:.4rem .6rem;word-break:break-word}
 .lit{color:var(--mute)}
-.str{word-break:break-word}
+.str{white-space:nowrap}.long{white-space:normal;overflow-wrap:break-word;display:inline-block;min-width:min(14rem,60vw)}
 ul{margin:0;padding-left:1.1rem}
 code{font-size:.8rem;background:var(--bg);padding:.1rem .3rem;border-radius:4px;word-break:break-all}
 footer{color:var(--mute);font-size:.8rem;padding:0 1.2rem 1.2rem}
@@ -342,8 +381,8 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 <nav><a href="status.json">status.json</a><a href="healthz">healthz</a><a href="metrics">metrics</a><a href="debug/pprof/">pprof</a><a href="buildinfo">buildinfo</a></nav>
 </header>
 <main>
-{{if .Health}}<section id="health"><h2>health {{with .Status}}<span class="tag {{if eq . "up"}}good{{else if eq . "down"}}bad{{else}}warn{{end}}">{{.}}</span>{{end}}</h2>{{template "v" .Health}}</section>{{end}}
-{{range .Sections}}<section id="{{.ID}}" class="reporter"><h2>{{.Name}}</h2>{{if .Err}}<div class="err">{{.Err}}</div>{{end}}{{with .Body}}{{template "v" .}}{{end}}</section>
+{{if .Health}}<section id="health" class="wide2"><h2>health {{with .Status}}<span class="tag {{if eq . "up"}}good{{else if eq . "down"}}bad{{else}}warn{{end}}">{{.}}</span>{{end}}</h2>{{template "v" .Health}}</section>{{end}}
+{{range .Sections}}<section id="{{.ID}}" class="reporter{{if .Wide}} wide2{{end}}"><h2>{{.Name}}</h2>{{if .Err}}<div class="err">{{.Err}}</div>{{end}}{{with .Body}}{{template "v" .}}{{end}}</section>
 {{end}}
 <section id="runtime"><h2>runtime</h2>{{template "v" .Runtime}}</section>
 <section id="build"><h2>build</h2>{{template "v" .Build}}</section>
@@ -351,7 +390,7 @@ var page = template.Must(template.New("page").Parse(`<!doctype html>
 </main>
 <footer>Charts cover the last {{.Window}}. Refreshes every {{.Refresh}}s.{{if .Level}} Change the log level with <code>curl -X PUT -d '{"level":"debug"}' …/loglevel</code>.{{end}}</footer>
 </body></html>
-{{define "v"}}{{if eq .Kind "object"}}<table>{{range .Rows}}<tr><td class="k">{{.Key}}</td><td>{{template "v" .Val}}</td></tr>{{end}}</table>
-{{- else if eq .Kind "table"}}<table><tr>{{range .Cols}}<th>{{.}}</th>{{end}}</tr>{{range .Cells}}<tr>{{range .}}<td>{{template "v" .}}</td>{{end}}</tr>{{end}}</table>
+{{define "v"}}{{if eq .Kind "object"}}<table>{{range .Rows}}{{if eq .Val.Kind "table"}}<tr><td colspan="2"><div class="k">{{.Key}}</div>{{template "v" .Val}}</td></tr>{{else}}<tr><td class="k">{{.Key}}</td><td>{{template "v" .Val}}</td></tr>{{end}}{{end}}</table>
+{{- else if eq .Kind "table"}}<table class="grid"><tr>{{range .Cols}}<th>{{.}}</th>{{end}}</tr>{{range .Cells}}<tr>{{range .}}<td>{{template "v" .}}</td>{{end}}</tr>{{end}}</table>
 {{- else if eq .Kind "list"}}{{if .Items}}<ul>{{range .Items}}<li>{{template "v" .}}</li>{{end}}</ul>{{else}}<span class="lit">none</span>{{end}}
 {{- else}}<span class="val"><span class="{{.Class}}"{{with .Hint}} title="{{.}}"{{end}}>{{.Text}}</span>{{with .Spark}}<svg class="spark" viewBox="0 0 100 20" preserveAspectRatio="none" role="img"><title>{{.Title}}</title><path d="{{.D}}"/></svg>{{end}}</span>{{end}}{{end}}`))

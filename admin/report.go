@@ -75,11 +75,10 @@ type section struct {
 
 // snapshot is one collection of every section.
 type snapshot struct {
-	at        time.Time
-	health    *health.Report // nil without a Checker, or when ctx ended first
-	healthErr string
-	runtime   *node
-	sections  []section
+	at       time.Time
+	health   *health.Report // nil without a Checker, or when ctx ended first
+	runtime  *node
+	sections []section
 }
 
 // Internal series names; reporter names are free-form, so these start with
@@ -110,7 +109,7 @@ func (a *Admin) collectNow(ctx context.Context) *snapshot {
 		}
 		results[i] = make(chan section, 1) // buffered: a timed-out call still finishes
 		go func() {
-			s := a.call(e) // never panics
+			s := a.call(e)      // never panics
 			e.busy.Store(false) // before the send, so the next collection may call e again
 			results[i] <- s
 		}()
@@ -299,6 +298,14 @@ func healthTree(rep health.Report) *node {
 	n.keys = append(n.keys, "checks")
 	n.kids = append(n.kids, checks)
 	return n
+}
+
+// healthChecks is the page's health section: the checks table (the
+// overall status is the section's tag), and the draining flag.
+func healthChecks(rep health.Report) *node {
+	t := healthTree(rep)
+	t.keys, t.kids = t.keys[1:], t.kids[1:]
+	return t
 }
 
 // buildSummary is the page's build section; /buildinfo has everything.

@@ -17,7 +17,7 @@ import (
 // would shuffle them on every refresh.
 type node struct {
 	kind kind
-	text string  // string value, or the JSON literal of a number
+	text string   // string value, or the JSON literal of a number
 	keys []string // object member names, parallel to kids
 	kids []*node  // object members or array elements
 }
