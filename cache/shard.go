@@ -182,35 +182,77 @@ func (q *fifo[K, V]) unlink(e *entry[K, V]) {
 }
 
 // ghost remembers the hashes of recently evicted entries: a hash is in the
-// set if it was added within the last limit additions. Stale hashes are
-// swept when the map holds twice the limit, so each addition costs O(1)
-// amortized and the map never exceeds 2×limit hashes.
+// set if it was added within the last limit additions. It is a two-way
+// set-associative table of 32-bit fingerprints stamped with the addition's
+// sequence number, 8 bytes a slot and one to two slots per unit of limit:
+// an addition overwrites the older of its bucket's two slots, so a hash may
+// be forgotten early, or (on a fingerprint collision) one may be recognized
+// that was never added. For an eviction policy's ghost queue both are
+// harmless, and the table costs a fraction of a map's memory.
 type ghost struct {
-	seq   uint64
-	limit uint64
-	m     map[uint64]uint64 // hash -> seq at addition
+	seq   uint32 // of the latest addition; 0 marks an empty slot
+	limit uint32
+	mask  uint64 // buckets - 1
+	slots []ghostSlot
 }
+
+type ghostSlot struct{ fp, seq uint32 }
+
+func newGhost(limit int64) ghost {
+	limit = min(max(limit, 1), 1<<30)
+	n := uint64(2)
+	for n < uint64(limit) {
+		n *= 2
+	}
+	return ghost{limit: uint32(limit), mask: n/2 - 1, slots: make([]ghostSlot, n)}
+}
+
+func (g *ghost) bucket(h uint64) []ghostSlot {
+	i := 2 * (h & g.mask)
+	return g.slots[i : i+2]
+}
+
+// live reports whether a slot holds an addition of the last limit.
+func (g *ghost) live(sl ghostSlot) bool { return sl.seq != 0 && g.seq-sl.seq < g.limit }
 
 func (g *ghost) add(h uint64) {
 	g.seq++
-	g.m[h] = g.seq
-	if uint64(len(g.m)) >= 2*g.limit {
-		for k, s := range g.m {
-			if g.seq-s >= g.limit {
-				delete(g.m, k)
-			}
+	if g.seq == 0 {
+		g.seq = 1
+	}
+	b, fp := g.bucket(h), uint32(h>>32)
+	victim := -1
+	for i := range b {
+		if b[i].fp == fp && g.live(b[i]) {
+			victim = i // already there: refresh it
+			break
 		}
 	}
+	if victim < 0 {
+		switch {
+		case !g.live(b[0]):
+			victim = 0
+		case !g.live(b[1]):
+			victim = 1
+		case g.seq-b[1].seq > g.seq-b[0].seq: // b[1] is older
+			victim = 1
+		default:
+			victim = 0
+		}
+	}
+	b[victim] = ghostSlot{fp: fp, seq: g.seq}
 }
 
 // take reports whether h is in the set, and removes it.
 func (g *ghost) take(h uint64) bool {
-	s, ok := g.m[h]
-	if !ok {
-		return false
+	b, fp := g.bucket(h), uint32(h>>32)
+	for i := range b {
+		if b[i].fp == fp && g.live(b[i]) {
+			b[i] = ghostSlot{}
+			return true
+		}
 	}
-	delete(g.m, h)
-	return g.seq-s < g.limit
+	return false
 }
 
 type shard[K comparable, V any] struct {
@@ -238,7 +280,7 @@ func (s *shard[K, V]) init(capacity, staleFor int64) {
 	s.capacity = capacity
 	s.staleFor = staleFor
 	s.smallCap = max(capacity/10, 1)
-	s.ghost = ghost{limit: uint64(max(capacity-s.smallCap, 1)), m: map[uint64]uint64{}}
+	s.ghost = newGhost(capacity - s.smallCap)
 	s.flights = map[K]*flight[V]{}
 	s.tab.Store(newTable[K, V](8))
 }

@@ -50,8 +50,8 @@ func (s *shard[K, V]) check(t *testing.T) {
 	if s.small.cost+s.main.cost > s.capacity {
 		t.Fatalf("cost %d over capacity %d", s.small.cost+s.main.cost, s.capacity)
 	}
-	if uint64(len(s.ghost.m)) > 2*s.ghost.limit {
-		t.Fatalf("ghost holds %d hashes; limit %d", len(s.ghost.m), s.ghost.limit)
+	if n := len(s.ghost.slots); n > 2*int(s.ghost.limit)+2 {
+		t.Fatalf("ghost has %d slots; limit %d", n, s.ghost.limit)
 	}
 }
 
@@ -89,5 +89,29 @@ func TestShardInvariants(t *testing.T) {
 				c.shards[j].check(t)
 			}
 		})
+	}
+}
+
+func TestGhost(t *testing.T) {
+	g := newGhost(1000)
+	for h := range uint64(3000) {
+		g.add(h * 0x9e3779b97f4a7c15)
+	}
+	recent, old := 0, 0
+	for h := range uint64(3000) {
+		if g.take(h * 0x9e3779b97f4a7c15) {
+			if h >= 2000 {
+				recent++
+			} else {
+				old++
+			}
+		}
+	}
+	// Two-way buckets at a load of about one: most of the last 1000 stay.
+	if recent < 800 || old != 0 {
+		t.Errorf("ghost(limit 1000) after 3000 additions remembers %d of the last 1000 and %d older; want >= 800 and 0", recent, old)
+	}
+	if g.take(12345) {
+		t.Error("take of a hash never added = true")
 	}
 }
