@@ -275,7 +275,7 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r, info := reqmeta.Ensure(r)
 	ctx, cancel := context.WithTimeout(r.Context(), h.d)
 	defer cancel()
-	tw := &timeoutWriter{w: w, h: w.Header().Clone()}
+	tw := &timeoutWriter{w: w, h: w.Header().Clone(), declared: -1}
 	if tw.h == nil {
 		tw.h = make(http.Header)
 	}
@@ -353,8 +353,9 @@ func (h *timeoutHandler) finish(w http.ResponseWriter, tw *timeoutWriter, r *htt
 	syncHeader(w.Header(), tw.h)
 }
 
-// expire handles the end of the context, with error err, before the handler
-// returned.
+// expire handles the end of ctx, with error err: the handler returned (run
+// canceled ctx after setting done), the deadline passed, or the client went
+// away.
 func (h *timeoutHandler) expire(ctx context.Context, w http.ResponseWriter, tw *timeoutWriter, r *http.Request, err error) {
 	deadline := errors.Is(err, context.DeadlineExceeded)
 	tw.mu.Lock()
