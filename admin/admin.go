@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"net/netip"
 	"runtime/debug"
 	"strings"
@@ -256,13 +255,7 @@ func (a *Admin) routes() http.Handler {
 	mux.Handle("/loglevel", methods(http.HandlerFunc(a.serveLevel), http.MethodGet, http.MethodHead, http.MethodPut))
 	mux.Handle("/healthz", a.healthz())
 	mux.Handle("/metrics", a.metricsHandler())
-	// Mounted here, never on http.DefaultServeMux. Index serves the named
-	// profiles (heap, goroutine, allocs, ...) under /debug/pprof/.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	a.pprofRoutes(mux)
 	return mux
 }
 
@@ -306,7 +299,7 @@ func methods(h http.Handler, allow ...string) http.Handler {
 //	GET /status.json      the same data as JSON
 //	GET /healthz          the health report with error texts (404 without Checker)
 //	GET /metrics          Config.Metrics (404 without it)
-//	GET /debug/pprof/...  net/http/pprof
+//	GET /debug/pprof/...  profiles, as net/http/pprof serves them
 //	GET, PUT /loglevel    {"level":"INFO"}; PUT changes it (404 without LevelVar)
 //	GET /buildinfo        the build information as JSON
 //

@@ -32,7 +32,7 @@
 //	GET /status.json      the same data, with each reporter's sparkline history
 //	GET /healthz          Checker's report with error texts (404 without Checker)
 //	GET /metrics          Config.Metrics (404 without it)
-//	GET /debug/pprof/...  net/http/pprof, mounted on the Admin's own mux
+//	GET /debug/pprof/...  profiles and traces, in net/http/pprof's protocol
 //	GET, PUT /loglevel    {"level":"INFO"}; PUT {"level":"debug"} changes it
 //	GET /buildinfo        runtime/debug build information as JSON
 //
@@ -57,7 +57,9 @@
 // forms: the only state change, PUT /loglevel, cannot be sent cross-origin
 // by a browser without a CORS preflight, which the Admin never grants.
 //
-// Importing admin imports net/http/pprof, whose init registers its handlers
-// on http.DefaultServeMux; a service must never serve http.DefaultServeMux
-// on a public port (chassis services pass their own mux to http.Server).
+// The profiling routes are written on runtime/pprof rather than imported
+// from net/http/pprof, whose init registers them on http.DefaultServeMux:
+// importing admin exposes nothing on any other handler. Delta profiles
+// (?seconds= on heap, allocs, ...) are not served; take two profiles and
+// compare them with go tool pprof -base.
 package admin
