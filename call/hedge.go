@@ -19,8 +19,9 @@ import (
 // header, or RetryPolicy.RetryNonIdempotent; with a replayable body; see
 // [RetryPolicy]). Every hedge spends one retry from the Client's retry
 // budget ([RetryBudget]), so a dependency that is slow for everyone does
-// not get twice its load; no hedge is sent while the host's breaker is not
-// closed, so a recovering host gets only its probes.
+// not get twice its load (with RetryBudget.Unlimited, only MaxHedges
+// bounds them); no hedge is sent while the host's breaker is not closed,
+// so a recovering host gets only its probes.
 //
 // The first response (any status) wins; an error does not: the Client
 // waits for the other attempts in flight and returns the last error only
