@@ -76,7 +76,8 @@ type Config struct {
 	// so that a browser can open the page. Compared in constant time. New
 	// panics if it is shorter than 16 bytes or contains spaces or control
 	// characters. Without a Token, serve the Admin on a loopback address
-	// only.
+	// only; with one, over TLS anywhere else, since the token travels in
+	// every request.
 	Token string
 
 	// Hosts lists host names (besides IP literals and "localhost") that

@@ -398,7 +398,7 @@ func TestStatusJSONShape(t *testing.T) {
 		}
 	}
 	m := statusJSON(t, a)
-	for _, k := range []string{"title", "time", "started", "log_level", "interval_seconds", "health", "runtime", "reporters", "config", "build"} {
+	for _, k := range []string{"title", "time", "started", "log_level", "interval_seconds", "health", "health_history", "runtime", "runtime_history", "reporters", "config", "build"} {
 		if _, ok := m[k]; !ok {
 			t.Errorf("status.json lacks %q: %v", k, m)
 		}
@@ -408,6 +408,12 @@ func TestStatusJSONShape(t *testing.T) {
 	}
 	if got := m["runtime"].(map[string]any)["goroutines"]; got == nil {
 		t.Errorf("runtime.goroutines missing: %v", m["runtime"])
+	}
+	if got := m["runtime_history"].(map[string]any)["goroutines"]; len(got.([]any)) != 3 {
+		t.Errorf("runtime_history.goroutines = %v; want 3 samples", got)
+	}
+	if got := m["health_history"].(map[string]any)["checks[db].duration_ms"]; len(got.([]any)) != 3 {
+		t.Errorf("health_history[checks[db].duration_ms] = %v; want 3 samples", got)
 	}
 	// Config keeps its order and values.
 	w := do(a, "GET", "/status.json", "")

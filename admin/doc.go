@@ -23,13 +23,18 @@
 //	adminSrv := &http.Server{Addr: "127.0.0.1:9091", Handler: adm, ReadHeaderTimeout: 5 * time.Second}
 //	err := lifecycle.Run(ctx, lifecycle.HTTP(publicSrv), lifecycle.HTTP(adminSrv), adm.Run)
 //
+// The token travels in every request: off loopback, serve the Admin over
+// TLS (or through an SSH tunnel or kubectl port-forward). For mTLS instead
+// of (or on top of) a token, give the admin server a TLSConfig with
+// ClientAuth: tls.RequireAndVerifyClientCert; the Admin needs nothing more.
+//
 // Leave the admin server's WriteTimeout at zero or above 30s: a CPU profile
 // (/debug/pprof/profile?seconds=30) streams for as long as it samples.
 //
 // # Routes
 //
 //	GET /                 status page: HTML, refreshing itself, no script
-//	GET /status.json      the same data, with each reporter's sparkline history
+//	GET /status.json      the same data, with the sparklines' history
 //	GET /healthz          Checker's report with error texts (404 without Checker)
 //	GET /metrics          Config.Metrics (404 without it)
 //	GET /debug/pprof/...  profiles and traces, in net/http/pprof's protocol

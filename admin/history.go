@@ -19,10 +19,10 @@ type history struct {
 	count     int    // samples held, at most len(times)
 	gen       uint64 // number of samples ever recorded
 	maxSeries int
-	sections  map[string]map[string]*series
+	sections  map[string]map[string]*ring
 }
 
-type series struct {
+type ring struct {
 	vals []float64 // parallel to history.times; NaN where the leaf was missing
 	seen uint64    // gen of the last sample that had this leaf
 }
@@ -33,7 +33,7 @@ type point struct {
 }
 
 func newHistory(size, maxSeries int) *history {
-	return &history{times: make([]time.Time, size), maxSeries: maxSeries, sections: map[string]map[string]*series{}}
+	return &history{times: make([]time.Time, size), maxSeries: maxSeries, sections: map[string]map[string]*ring{}}
 }
 
 // record adds one sample taken at t; trees maps a section name to its
@@ -47,7 +47,7 @@ func (h *history) record(t time.Time, trees map[string]*node) {
 	for name, tree := range trees {
 		m := h.sections[name]
 		if m == nil {
-			m = map[string]*series{}
+			m = map[string]*ring{}
 			h.sections[name] = m
 		}
 		var fresh []point
@@ -65,7 +65,7 @@ func (h *history) record(t time.Time, trees map[string]*node) {
 			if len(m) >= h.maxSeries && !h.evict(m) {
 				break
 			}
-			s := &series{vals: make([]float64, len(h.times)), seen: h.gen}
+			s := &ring{vals: make([]float64, len(h.times)), seen: h.gen}
 			for i := range s.vals {
 				s.vals[i] = math.NaN()
 			}
@@ -89,7 +89,7 @@ func (h *history) record(t time.Time, trees map[string]*node) {
 
 // evict removes one series of m that is missing from the current sample
 // and reports whether it found one.
-func (h *history) evict(m map[string]*series) bool {
+func (h *history) evict(m map[string]*ring) bool {
 	for p, s := range m {
 		if s.seen != h.gen {
 			delete(m, p)

@@ -251,17 +251,42 @@ type wireStatus struct {
 	LogLevel        string        `json:"log_level,omitempty"`
 	IntervalSeconds float64       `json:"interval_seconds"`
 	Health          *node         `json:"health,omitempty"`
+	HealthHistory   series        `json:"health_history,omitempty"`
 	Runtime         *node         `json:"runtime"`
+	RuntimeHistory  series        `json:"runtime_history,omitempty"`
 	Reporters       []wireSection `json:"reporters"`
 	Config          *node         `json:"config,omitempty"`
 	Build           *node         `json:"build"`
 }
 
 type wireSection struct {
-	Name    string                `json:"name"`
-	Report  *node                 `json:"report,omitempty"`
-	Error   string                `json:"error,omitempty"`
-	History map[string][]*float64 `json:"history,omitempty"`
+	Name    string `json:"name"`
+	Report  *node  `json:"report,omitempty"`
+	Error   string `json:"error,omitempty"`
+	History series `json:"history,omitempty"`
+}
+
+// series maps a leaf's path to its samples, oldest first, null where the
+// leaf was missing.
+type series map[string][]*float64
+
+// seriesOf returns the history of section. Callers hold a.mu.
+func (a *Admin) seriesOf(section string) series {
+	var out series
+	for p := range a.hist.sections[section] {
+		if out == nil {
+			out = series{}
+		}
+		vals := a.hist.values(section, p)
+		ptrs := make([]*float64, len(vals))
+		for i := range vals {
+			if !math.IsNaN(vals[i]) {
+				ptrs[i] = &vals[i]
+			}
+		}
+		out[p] = ptrs
+	}
+	return out
 }
 
 func (a *Admin) serveJSON(w http.ResponseWriter, r *http.Request) {
@@ -279,22 +304,12 @@ func (a *Admin) serveJSON(w http.ResponseWriter, r *http.Request) {
 		ws.Health = healthTree(*s.health)
 	}
 	a.mu.Lock()
+	ws.RuntimeHistory = a.seriesOf(runtimeSeries)
+	if ws.Health != nil {
+		ws.HealthHistory = a.seriesOf(healthSeries)
+	}
 	for _, sec := range s.sections {
-		wsec := wireSection{Name: sec.name, Report: sec.tree, Error: sec.err}
-		for p := range a.hist.sections[sec.name] {
-			if wsec.History == nil {
-				wsec.History = map[string][]*float64{}
-			}
-			vals := a.hist.values(sec.name, p)
-			out := make([]*float64, len(vals))
-			for i := range vals {
-				if !math.IsNaN(vals[i]) {
-					out[i] = &vals[i]
-				}
-			}
-			wsec.History[p] = out
-		}
-		ws.Reporters = append(ws.Reporters, wsec)
+		ws.Reporters = append(ws.Reporters, wireSection{Name: sec.name, Report: sec.tree, Error: sec.err, History: a.seriesOf(sec.name)})
 	}
 	a.mu.Unlock()
 	writeJSON(w, r, ws)
