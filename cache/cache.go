@@ -235,9 +235,10 @@ func shardCount(capacity int64) int {
 }
 
 // stripeCount is the number of counter stripes: a power of two of at least
-// 4×GOMAXPROCS.
+// 64 and 4×GOMAXPROCS, so that goroutines reading different keys rarely
+// add to the same cache line (4 KiB of counters per cache at 64).
 func stripeCount() int {
-	n := 8
+	n := 64
 	for n < 4*runtime.GOMAXPROCS(0) && n < 256 {
 		n *= 2
 	}
