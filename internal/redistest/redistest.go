@@ -9,6 +9,13 @@
 // Every backend gets its own client and a unique key prefix, and the keys
 // under the prefix are deleted at cleanup, so suites sharing one server
 // cannot disturb each other.
+//
+// Besides the backends it has what the Redis-backed packages' tests share:
+// more clients of one backend ([Backend.NewClient]), a network cut
+// ([Backend.CutClient], [Proxy]), the key/slot checks of the Cluster design
+// ([AssertOneSlot], [AssertSpread]) and a private cluster that a failover
+// test may stop a master of ([StartCluster]) without disturbing the shared
+// one.
 package redistest
 
 import (
@@ -19,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -35,6 +43,70 @@ type Backend struct {
 	// Mini is the in-process server for "miniredis" (to fast-forward its
 	// clock or stop it), nil otherwise.
 	Mini *miniredis.Miniredis
+	// Addrs are the server's address, or the cluster's seed addresses.
+	Addrs []string
+}
+
+// IsCluster reports whether b is a Redis Cluster.
+func (b Backend) IsCluster() bool {
+	_, ok := b.Client.(*redis.ClusterClient)
+	return ok
+}
+
+// NewClient returns another client of b's deployment (a cluster client for a
+// cluster), with ContextTimeoutEnabled, closed at cleanup. edit, if given,
+// changes its options first. A test may close it early; it must never close
+// b.Client, which cleanup uses to delete the test's keys.
+func (b Backend) NewClient(t testing.TB, edit ...func(*redis.UniversalOptions)) redis.UniversalClient {
+	t.Helper()
+	o := &redis.UniversalOptions{Addrs: b.Addrs, ContextTimeoutEnabled: true}
+	for _, e := range edit {
+		e(o)
+	}
+	var c redis.UniversalClient
+	if b.IsCluster() {
+		c = redis.NewClusterClient(o.Cluster())
+	} else {
+		c = redis.NewClient(o.Simple())
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// Expire lets key, set with a TTL of at most ttl, expire: at once on
+// miniredis by moving its clock by ttl, on a real server by waiting until the
+// server has expired it (failing the test if that takes ttl plus 10s).
+func (b Backend) Expire(t testing.TB, key string, ttl time.Duration) {
+	t.Helper()
+	if b.Mini != nil {
+		b.Mini.FastForward(ttl)
+		return
+	}
+	err := Poll(ttl+10*time.Second, func() (bool, error) {
+		n, err := b.Client.Exists(context.Background(), key).Result()
+		return n == 0, err
+	})
+	if err != nil {
+		t.Fatalf("%s did not expire: %v", key, err)
+	}
+}
+
+// Poll calls cond every 10ms until it reports true, and returns nil then; if
+// timeout passes first, it returns an error naming the timeout and cond's
+// last error. It is how tests wait for a condition (a key expired, a cluster
+// healed) without sleeping for a guessed time.
+func Poll(timeout time.Duration, cond func() (bool, error)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := cond()
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("condition not met within %v (last error: %v)", timeout, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // ForEach runs f as a subtest against each backend, in the order miniredis,
@@ -53,7 +125,7 @@ func Mini(t testing.TB) Backend {
 	mr := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = c.Close() })
-	return Backend{Name: "miniredis", Client: c, Prefix: NewPrefix(), Mini: mr}
+	return Backend{Name: "miniredis", Client: c, Prefix: NewPrefix(), Mini: mr, Addrs: []string{mr.Addr()}}
 }
 
 // Single returns the real server at CHASSIS_REDIS_ADDR, or skips (fails
@@ -62,7 +134,7 @@ func Single(t testing.TB) Backend {
 	t.Helper()
 	addr := need(t, "CHASSIS_REDIS_ADDR")
 	c := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
-	b := Backend{Name: "redis", Client: c, Prefix: NewPrefix()}
+	b := Backend{Name: "redis", Client: c, Prefix: NewPrefix(), Addrs: []string{addr}}
 	t.Cleanup(func() { cleanup(t, b) })
 	return b
 }
@@ -73,7 +145,7 @@ func Cluster(t testing.TB) Backend {
 	t.Helper()
 	addrs := strings.Split(need(t, "CHASSIS_REDIS_CLUSTER_ADDRS"), ",")
 	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
-	b := Backend{Name: "cluster", Client: c, Prefix: NewPrefix()}
+	b := Backend{Name: "cluster", Client: c, Prefix: NewPrefix(), Addrs: addrs}
 	t.Cleanup(func() { cleanup(t, b) })
 	return b
 }

@@ -19,7 +19,7 @@ import (
 )
 
 func newLocker(b *backend, c redis.UniversalClient) *redislock.Locker {
-	return redislock.New(c, redislock.WithPrefix(b.prefix), redislock.WithTTL(b.ttl))
+	return redislock.New(c, redislock.WithPrefix(b.Prefix), redislock.WithTTL(b.ttl))
 }
 
 // waitLost waits for the lease to report it was lost.
@@ -48,7 +48,7 @@ func TestAcquireRelease(t *testing.T) {
 			t.Errorf("B.Acquire() while A holds = %v; want ErrLocked", err)
 		}
 		lease, fence := a.Keys("job")
-		if lease != b.prefix+"{job}:lease" || fence != b.prefix+"{job}:fence" {
+		if lease != b.Prefix+"{job}:lease" || fence != b.Prefix+"{job}:fence" {
 			t.Errorf("Keys(job) = %q, %q", lease, fence)
 		}
 		if v := c.Get(ctx, lease).Val(); !regexp.MustCompile(`^[0-9a-f]{32}$`).MatchString(v) {
@@ -138,8 +138,8 @@ func TestRenewal(t *testing.T) {
 		// over which more than a whole TTL passes: on the real Redis by
 		// itself, on miniredis by moving its clock half a TTL before and
 		// after each renewal.
-		if b.mr != nil {
-			b.mr.FastForward(b.ttl / 2)
+		if b.Mini != nil {
+			b.Mini.FastForward(b.ttl / 2)
 		}
 		prev := pttl()
 		for renewals := 0; renewals < 4; {
@@ -153,8 +153,8 @@ func TestRenewal(t *testing.T) {
 			}
 			if cur > prev {
 				renewals++
-				if b.mr != nil {
-					b.mr.FastForward(b.ttl / 2)
+				if b.Mini != nil {
+					b.Mini.FastForward(b.ttl / 2)
 					cur = pttl()
 				}
 			}
@@ -184,7 +184,7 @@ func TestDeadHolderTakeover(t *testing.T) {
 			t.Errorf("B.Acquire() before the TTL = %v; want ErrLocked", err)
 		}
 		lease, _ := a.Keys("job")
-		b.expire(t, b.client(t), lease)
+		b.expire(t, lease)
 		lb, err := bb.Acquire(ctx, "job")
 		if err != nil {
 			t.Fatalf("B.Acquire() after the TTL = %v", err)
@@ -214,13 +214,7 @@ func TestFaultCancelsRun(t *testing.T) {
 			return c, func() { _ = c.Close() }
 		}},
 		{"network cut", func(t *testing.T, b *backend) (redis.UniversalClient, func()) {
-			if len(b.addrs) > 1 {
-				t.Skip("a cluster client dials the nodes it learns from the cluster, past any proxy; the redis and miniredis subtests cut the network")
-			}
-			p := newProxy(t, b.addrs[0])
-			c := redis.NewClient(&redis.Options{Addr: p.addr(), ContextTimeoutEnabled: true, MaxRetries: -1})
-			t.Cleanup(func() { _ = c.Close() })
-			return c, p.cut
+			return b.CutClient(t, func(o *redis.UniversalOptions) { o.MaxRetries = -1 })
 		}},
 	}
 	for _, fc := range faults {
@@ -381,7 +375,7 @@ func TestAcquireErrors(t *testing.T) {
 func TestNilOptions(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		c := b.client(t)
-		l := redislock.New(c, nil, redislock.WithTTL(0), redislock.WithPrefix(b.prefix))
+		l := redislock.New(c, nil, redislock.WithTTL(0), redislock.WithPrefix(b.Prefix))
 		ls, err := l.Acquire(context.Background(), "job")
 		if err != nil {
 			t.Fatalf("Acquire() = %v", err)
