@@ -111,6 +111,7 @@ func TestAddPanics(t *testing.T) {
 		want           string
 	}{
 		{"empty name", "", admin.ReporterFunc(func() any { return 1 }), "admin.Add: name is empty"},
+		{"control character", "a\x00b", admin.ReporterFunc(func() any { return 1 }), `admin.Add: name "a\x00b" has a control character`},
 		{"nil reporter", "x", nil, `admin.Add: reporter "x" is nil`},
 		{"nil func", "y", nilFunc, `admin.Add: reporter "y" is a nil ReporterFunc`},
 		{"duplicate", "cache", admin.ReporterFunc(func() any { return 2 }), `admin.Add: reporter "cache" is already added`},

@@ -222,11 +222,11 @@ var pprofIndex = template.Must(template.New("pprof").Parse(`<!doctype html>
 <body>
 <header><h1>profiles</h1><nav><a href="../../">status page</a></nav></header>
 <main><section class="wide"><table class="grid"><tr><th>profile</th><th>count</th><th>what it holds</th></tr>
-{{range .}}<tr><td><a href="{{.Name}}?debug=1">{{.Name}}</a></td><td class="num">{{.Count}}</td><td class="long">{{.Doc}}</td></tr>
-{{end}}<tr><td><a href="profile?seconds=30">profile</a></td><td></td><td class="long">CPU profile of 30 seconds (add seconds=N); open with go tool pprof</td></tr>
-<tr><td><a href="trace?seconds=1">trace</a></td><td></td><td class="long">Execution trace of 1 second (add seconds=N); open with go tool trace</td></tr>
-<tr><td><a href="cmdline">cmdline</a></td><td></td><td class="long">The command line of this process</td></tr>
-<tr><td><a href="goroutine?debug=2">full goroutine dump</a></td><td></td><td class="long">Every goroutine's stack, as an unrecovered panic prints them</td></tr>
+{{range .}}<tr><td><a href="{{.Name}}?debug=1">{{.Name}}</a></td><td class="num">{{.Count}}</td><td>{{.Doc}}</td></tr>
+{{end}}<tr><td><a href="profile?seconds=30">profile</a></td><td></td><td>CPU profile of 30 seconds (add seconds=N); open with go tool pprof</td></tr>
+<tr><td><a href="trace?seconds=1">trace</a></td><td></td><td>Execution trace of 1 second (add seconds=N); open with go tool trace</td></tr>
+<tr><td><a href="cmdline">cmdline</a></td><td></td><td>The command line of this process</td></tr>
+<tr><td><a href="goroutine?debug=2">full goroutine dump</a></td><td></td><td>Every goroutine's stack, as an unrecovered panic prints them</td></tr>
 </table></section></main>
 <footer>go tool pprof http://ADDR/debug/pprof/heap · with a token: go tool pprof -http=: "http://user:TOKEN@ADDR/debug/pprof/heap"</footer>
 </body></html>`))

@@ -8,8 +8,10 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"github.com/chassis-go/chassis/health"
 	"github.com/chassis-go/chassis/internal/panicval"
@@ -46,10 +48,13 @@ type entry struct {
 
 // Add shows r's reports in a section called name, after the sections added
 // before it. It may be called at any time, from any goroutine. Panics if
-// name is empty or already added, or if r is nil.
+// name is empty, already added or has a control character, or if r is nil.
 func (a *Admin) Add(name string, r Reporter) {
 	if name == "" {
 		panic("admin.Add: name is empty; name the section, e.g. \"payments client\"")
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		panic(fmt.Sprintf("admin.Add: name %q has a control character; use printable text", name))
 	}
 	if r == nil {
 		panic(fmt.Sprintf("admin.Add: reporter %q is nil; pass a Reporter or an admin.ReporterFunc", name))
