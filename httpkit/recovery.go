@@ -9,7 +9,6 @@ import (
 	"github.com/chassis-go/chassis/internal/panicval"
 	"github.com/chassis-go/chassis/internal/reqmeta"
 	"github.com/chassis-go/chassis/internal/respwrite"
-	"github.com/chassis-go/chassis/internal/tracelog"
 	"github.com/chassis-go/chassis/problem"
 )
 
@@ -37,14 +36,15 @@ import (
 // A panic with http.ErrAbortHandler (or an error wrapping it) is the
 // handler's own request to abort: it continues unchanged and is not logged.
 // Where to mount it, and why, is in the package documentation (Middleware
-// order): innermost, next to the mux. It wraps the ResponseWriter; Flush, Hijack, ReadFrom and, through Unwrap,
-// every http.ResponseController method keep working. Panics if logger is
-// nil.
+// order): innermost, next to the mux. It wraps the ResponseWriter; Flush,
+// Hijack, ReadFrom and, through Unwrap, every http.ResponseController method
+// keep working. The record is logged with the request context; trace_id and
+// span_id come from a correlating handler such as logz's. Panics if logger
+// is nil: the logger is a required input, not an option.
 func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 	if logger == nil {
 		panic("httpkit.Recovery: logger is nil; pass slog.Default() or a logz logger")
 	}
-	addTrace := !tracelog.HandlerAdds(logger)
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			// The shared info lets the inner middleware report the route
@@ -74,9 +74,6 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 				}
 				if problem.ValidRequestID(id) {
 					attrs = append(attrs, slog.String("request_id", id))
-				}
-				if addTrace {
-					attrs = tracelog.Append(attrs, r.Context())
 				}
 				attrs = append(attrs, slog.String("stack", string(stack)))
 				logger.LogAttrs(r.Context(), slog.LevelError, "http handler panic", attrs...)

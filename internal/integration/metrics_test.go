@@ -565,7 +565,10 @@ func exerciseGRPC(t *testing.T, mp *sdkmetric.MeterProvider) {
 	limiter := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: time.Hour, Burst: 1})
 	srv := grpc.NewServer(grpckit.ServerOptions(discardLogger(),
 		grpckit.WithMeterProvider(mp),
-		grpckit.WithRateLimit(grpckit.RateLimitConfig{Limiter: limiter, Key: grpckit.KeyFromMetadata("x-client")}),
+		grpckit.WithRateLimit(grpckit.RateLimitConfig{
+			Limiter: limiter, Key: grpckit.KeyFromMetadata("x-client"),
+			Exempt: func(string) bool { return false }, // health is exempt by default; charge it here
+		}),
 	)...)
 	checker := health.New()
 	grpckit.RegisterHealth(srv, checker)
