@@ -21,11 +21,11 @@ import (
 
 // Defaults of the zero [Config] fields.
 const (
-	DefaultInterval      = 5 * time.Second
-	DefaultHistory       = 120 // 10 minutes at DefaultInterval
-	DefaultMaxSeries     = 32
-	DefaultReportTimeout = time.Second
-	DefaultMaxReportSize = 64 << 10
+	DefaultInterval      = 5 * time.Second // Config.Interval: time between samples
+	DefaultHistory       = 120             // Config.History: 10 minutes at DefaultInterval
+	DefaultMaxSeries     = 32              // Config.MaxSeries: charted leaves per reporter
+	DefaultReportTimeout = time.Second     // Config.ReportTimeout: wait for the reporters
+	DefaultMaxReportSize = 64 << 10        // Config.MaxReportSize: bytes of JSON per report
 )
 
 // maxHistory bounds Config.History: a week of samples at one a minute.
