@@ -12,6 +12,7 @@ import (
 
 	"github.com/chassis-go/chassis/idempotency"
 	"github.com/chassis-go/chassis/idempotency/redisstore"
+	"github.com/chassis-go/chassis/internal/redistest"
 )
 
 // benchClient is the Redis at CHASSIS_REDIS_ADDR, else a miniredis (whose
@@ -29,7 +30,7 @@ func benchClient(b *testing.B) *redis.Client {
 // BenchmarkFirstRequest is the Store's share of a request with a new key:
 // Acquire, then Complete (two round trips).
 func BenchmarkFirstRequest(b *testing.B) {
-	prefix := uniquePrefix()
+	prefix := redistest.NewPrefix()
 	s := redisstore.New(benchClient(b), redisstore.WithPrefix(prefix))
 	ctx := context.Background()
 	rec := idempotency.Record{Fingerprint: "f", Status: 201, Body: []byte(`{"id":"p_1","status":"paid"}`)}
@@ -50,7 +51,7 @@ func BenchmarkFirstRequest(b *testing.B) {
 // BenchmarkReplay is the Store's share of a retry: one Acquire that returns
 // the stored record.
 func BenchmarkReplay(b *testing.B) {
-	s := redisstore.New(benchClient(b), redisstore.WithPrefix(uniquePrefix()))
+	s := redisstore.New(benchClient(b), redisstore.WithPrefix(redistest.NewPrefix()))
 	ctx := context.Background()
 	_, _, _ = s.Acquire(ctx, "k", "t", "f", time.Minute)
 	_ = s.Complete(ctx, "k", "t", idempotency.Record{Fingerprint: "f", Status: 201, Body: []byte(`{"id":"p_1"}`)}, time.Minute)

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -20,79 +18,28 @@ import (
 
 	"github.com/chassis-go/chassis/idempotency"
 	"github.com/chassis-go/chassis/idempotency/redisstore"
+	"github.com/chassis-go/chassis/internal/redistest"
 )
 
 // backend is a Redis to test against: miniredis (whose clock tests can
 // move), the real server at CHASSIS_REDIS_ADDR or the real cluster at
-// CHASSIS_REDIS_CLUSTER_ADDRS.
-type backend struct {
-	addrs  []string
-	mini   *miniredis.Miniredis // nil for real servers
-	prefix string
-}
+// CHASSIS_REDIS_CLUSTER_ADDRS (see internal/redistest).
+type backend struct{ redistest.Backend }
 
-// client returns a new client (a cluster client for several seeds), closed
-// at cleanup.
-func (b *backend) client(t *testing.T) redis.UniversalClient {
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: b.addrs, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
-}
+// client returns a new client (a cluster client for the cluster), closed at
+// cleanup.
+func (b *backend) client(t *testing.T) redis.UniversalClient { return b.NewClient(t) }
 
-// forEachBackend runs f against miniredis and against the real Redis and
-// Redis Cluster when CHASSIS_REDIS_ADDR and CHASSIS_REDIS_CLUSTER_ADDRS
-// (comma-separated seeds) are set, each with a unique key prefix whose keys
-// are deleted at cleanup. An unset variable skips that backend, except under
-// CI=true, where it fails the test.
+// forEachBackend runs f against each backend, with a unique key prefix whose
+// keys are deleted at cleanup.
 func forEachBackend(t *testing.T, f func(t *testing.T, b *backend)) {
-	t.Run("miniredis", func(t *testing.T) {
-		mr := miniredis.RunT(t)
-		f(t, &backend{addrs: []string{mr.Addr()}, mini: mr, prefix: uniquePrefix()})
-	})
-	for _, real := range []struct{ name, env string }{{"redis", "CHASSIS_REDIS_ADDR"}, {"cluster", "CHASSIS_REDIS_CLUSTER_ADDRS"}} {
-		t.Run(real.name, func(t *testing.T) {
-			v := os.Getenv(real.env)
-			if v == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set; CI must run these tests against the real server", real.env)
-				}
-				t.Skipf("%s is not set; the miniredis subtest ran instead", real.env)
-			}
-			b := &backend{addrs: strings.Split(v, ","), prefix: uniquePrefix()}
-			c := b.client(t)
-			t.Cleanup(func() { deleteKeys(t, c, b.prefix) })
-			f(t, b)
-		})
-	}
+	redistest.ForEach(t, func(t *testing.T, rb redistest.Backend) { f(t, &backend{rb}) })
 }
-
-// deleteKeys deletes the keys under prefix, on every master of a cluster.
-func deleteKeys(t *testing.T, c redis.UniversalClient, prefix string) {
-	ctx := context.Background()
-	del := func(ctx context.Context, c *redis.Client) error {
-		iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			c.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("cleanup: SCAN %s*: %v", prefix, err)
-		}
-		return nil
-	}
-	switch c := c.(type) {
-	case *redis.ClusterClient:
-		_ = c.ForEachMaster(ctx, del)
-	case *redis.Client:
-		_ = del(ctx, c)
-	}
-}
-
-func uniquePrefix() string { return fmt.Sprintf("chassis-test:idem:%016x:", rand.Uint64()) }
 
 func TestStoreContract(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
 		ctx := context.Background()
-		s := redisstore.New(b.client(t), redisstore.WithPrefix(b.prefix))
+		s := redisstore.New(b.client(t), redisstore.WithPrefix(b.Prefix))
 
 		// Claim, refuse, complete, replay.
 		if _, ok, err := s.Acquire(ctx, "a", "t1", "f1", time.Minute); !ok || err != nil {
@@ -118,7 +65,7 @@ func TestStoreContract(t *testing.T) {
 			t.Errorf("second Complete = %v; want ErrLockLost", err)
 		}
 		// Retention is the record's TTL; the key carries a hash tag.
-		ttl := b.client(t).PTTL(ctx, b.prefix+"{a}").Val()
+		ttl := b.client(t).PTTL(ctx, b.Prefix+"{a}").Val()
 		if ttl <= 59*time.Minute || ttl > time.Hour {
 			t.Errorf("PTTL of a done record = %v; want about 1h", ttl)
 		}
@@ -143,24 +90,24 @@ func TestStoreContract(t *testing.T) {
 		if _, ok, _ := s.Acquire(ctx, "a", "t4", "f1", time.Minute); ok {
 			t.Fatal("Release deleted a done record")
 		}
-		ttl = b.client(t).PTTL(ctx, b.prefix+"{b}").Val()
+		ttl = b.client(t).PTTL(ctx, b.Prefix+"{b}").Val()
 		if ttl <= 0 || ttl > time.Minute {
 			t.Errorf("PTTL of an in-flight record = %v; want at most the lock TTL", ttl)
 		}
 
-		if b.mini == nil {
+		if b.Mini == nil {
 			return
 		}
 		// The lock expires: the next claim wins and the old holder's
 		// completion is refused.
-		b.mini.FastForward(time.Minute)
+		b.Mini.FastForward(time.Minute)
 		if _, ok, _ := s.Acquire(ctx, "b", "t3", "f", time.Minute); !ok {
 			t.Fatal("expired lock still held")
 		}
 		if err := s.Complete(ctx, "b", "t2", idempotency.Record{Fingerprint: "f", Status: 200}, time.Hour); !errors.Is(err, idempotency.ErrLockLost) {
 			t.Errorf("Complete after the lock expired = %v; want ErrLockLost", err)
 		}
-		b.mini.FastForward(time.Hour)
+		b.Mini.FastForward(time.Hour)
 		if _, ok, _ := s.Acquire(ctx, "a", "t5", "f1", time.Minute); !ok {
 			t.Error("record outlived its retention")
 		}
@@ -192,7 +139,7 @@ func TestReplicasRace(t *testing.T) {
 		var replicas [2]http.Handler
 		for i := range replicas {
 			replicas[i] = idempotency.Middleware(idempotency.Config{
-				Store: redisstore.New(b.client(t), redisstore.WithPrefix(b.prefix)),
+				Store: redisstore.New(b.client(t), redisstore.WithPrefix(b.Prefix)),
 				Key:   func(*http.Request) (string, error) { return "alice", nil },
 			})(handler)
 		}
@@ -235,26 +182,57 @@ func TestReplicasRace(t *testing.T) {
 	})
 }
 
-// TestRedisDown checks errors surface (the middleware then fails closed).
+// TestRedisDown cuts the network between a replica and Redis: errors
+// surface (the middleware then fails closed), on every deployment.
 func TestRedisDown(t *testing.T) {
-	t.Parallel()
-	mr := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
-	defer func() { _ = c.Close() }()
-	mr.Close()
-	s := redisstore.New(c)
-	if _, _, err := s.Acquire(context.Background(), "k", "t", "f", time.Minute); err == nil {
-		t.Fatal("Acquire with Redis down = nil error")
+	forEachBackend(t, func(t *testing.T, b *backend) {
+		c, cut := b.CutClient(t, func(o *redis.UniversalOptions) {
+			o.MaxRetries, o.DialerRetries, o.DialerRetryTimeout = -1, 1, time.Millisecond
+		})
+		s := redisstore.New(c, redisstore.WithPrefix(b.Prefix))
+		if _, ok, err := s.Acquire(context.Background(), "before", "t", "f", time.Minute); !ok || err != nil {
+			t.Fatalf("Acquire before the cut = %v, %v; want true, nil", ok, err)
+		}
+		cut()
+		if _, _, err := s.Acquire(context.Background(), "k", "t", "f", time.Minute); err == nil {
+			t.Fatal("Acquire with Redis down = nil error")
+		}
+		h := idempotency.Middleware(idempotency.Config{Store: s, Key: func(*http.Request) (string, error) { return "a", nil },
+			Logger: slog.New(slog.DiscardHandler)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("handler ran with Redis down") }))
+		r := httptest.NewRequest("POST", "/", strings.NewReader("x"))
+		r.Header.Set(idempotency.Header, "k")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != http.StatusServiceUnavailable {
+			t.Errorf("status with Redis down = %d; want 503", w.Code)
+		}
+	})
+}
+
+// Every record is one key whose hash tag is the idempotency key, so the
+// scripts (each with one key) run on Redis Cluster, a companion key of a
+// record would share its slot, and the records of different keys spread
+// across every master.
+func TestClusterSlots(t *testing.T) {
+	b := redistest.Cluster(t)
+	ctx := context.Background()
+	s := redisstore.New(b.Client, redisstore.WithPrefix(b.Prefix))
+	for i := range 100 {
+		k := fmt.Sprintf("key-%d", i)
+		if _, ok, err := s.Acquire(ctx, k, "t", "f", time.Minute); !ok || err != nil {
+			t.Fatalf("Acquire(%s) = %v, %v; want true, nil", k, ok, err)
+		}
+		if i%2 == 0 {
+			if err := s.Complete(ctx, k, "t", idempotency.Record{Fingerprint: "f", Status: 200}, time.Minute); err != nil {
+				t.Fatalf("Complete(%s) = %v", k, err)
+			}
+		}
 	}
-	h := idempotency.Middleware(idempotency.Config{Store: s, Key: func(*http.Request) (string, error) { return "a", nil },
-		Logger: slog.New(slog.DiscardHandler)})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Error("handler ran with Redis down") }))
-	r := httptest.NewRequest("POST", "/", strings.NewReader("x"))
-	r.Header.Set(idempotency.Header, "k")
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, r)
-	if w.Code != http.StatusServiceUnavailable {
-		t.Errorf("status with Redis down = %d; want 503", w.Code)
+	if err := s.Release(ctx, "key-1", "t"); err != nil {
+		t.Fatalf("Release = %v", err)
 	}
+	redistest.AssertOneSlot(t, b.Client, b.Prefix+"{key-0}", b.Prefix+"{key-0}:companion")
+	redistest.AssertSpread(t, b.Client, b.Prefix+"*")
 }
 
 func TestNilOptions(t *testing.T) {
