@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,69 +18,26 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/internal/redistest"
 	"github.com/chassis-go/chassis/webhook"
 	"github.com/chassis-go/chassis/webhook/redisreplay"
 )
 
 const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-// forEachBackend runs f against miniredis (mini non-nil) and against the
-// real Redis and Redis Cluster when CHASSIS_REDIS_ADDR and
-// CHASSIS_REDIS_CLUSTER_ADDRS (comma-separated seeds) are set, with a
-// unique key prefix whose keys are deleted at cleanup. An unset variable
-// skips that backend, except under CI=true, where it fails the test.
-func forEachBackend(t *testing.T, f func(t *testing.T, addrs []string, mini *miniredis.Miniredis, prefix string)) {
-	t.Run("miniredis", func(t *testing.T) {
-		mr := miniredis.RunT(t)
-		f(t, []string{mr.Addr()}, mr, uniquePrefix())
-	})
-	for _, real := range []struct{ name, env string }{{"redis", "CHASSIS_REDIS_ADDR"}, {"cluster", "CHASSIS_REDIS_CLUSTER_ADDRS"}} {
-		t.Run(real.name, func(t *testing.T) {
-			v := os.Getenv(real.env)
-			if v == "" {
-				if os.Getenv("CI") == "true" {
-					t.Fatalf("%s is not set; CI must run these tests against the real server", real.env)
-				}
-				t.Skipf("%s is not set; the miniredis subtest ran instead", real.env)
-			}
-			addrs, prefix := strings.Split(v, ","), uniquePrefix()
-			c := client(t, addrs)
-			t.Cleanup(func() {
-				ctx := context.Background()
-				del := func(ctx context.Context, c *redis.Client) error {
-					iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-					for iter.Next(ctx) {
-						c.Del(ctx, iter.Val())
-					}
-					return iter.Err()
-				}
-				switch c := c.(type) {
-				case *redis.ClusterClient:
-					_ = c.ForEachMaster(ctx, del)
-				case *redis.Client:
-					_ = del(ctx, c)
-				}
-			})
-			f(t, addrs, nil, prefix)
-		})
-	}
-}
-
-func uniquePrefix() string { return fmt.Sprintf("chassis-test:webhook:%016x:", rand.Uint64()) }
-
-// client returns a new client (a cluster client for several seeds), closed
-// at cleanup.
-func client(t *testing.T, addrs []string) redis.UniversalClient {
-	c := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, ContextTimeoutEnabled: true})
-	t.Cleanup(func() { _ = c.Close() })
-	return c
+// forEachBackend runs f against miniredis (b.Mini non-nil), the real Redis
+// at CHASSIS_REDIS_ADDR and the real Redis Cluster at
+// CHASSIS_REDIS_CLUSTER_ADDRS (see internal/redistest), with a unique key
+// prefix whose keys are deleted at cleanup.
+func forEachBackend(t *testing.T, f func(t *testing.T, b redistest.Backend)) {
+	redistest.ForEach(t, f)
 }
 
 func TestCache(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, addrs []string, mini *miniredis.Miniredis, prefix string) {
+	forEachBackend(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
 		clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
-		c := redisreplay.New(client(t, addrs), redisreplay.WithPrefix(prefix), redisreplay.WithClock(clock.Now))
+		c := redisreplay.New(b.NewClient(t), redisreplay.WithPrefix(b.Prefix), redisreplay.WithClock(clock.Now))
 		exp := clock.Now().Add(5 * time.Minute)
 		for i, want := range []bool{true, false} {
 			if fresh, err := c.Claim(ctx, "msg_1", exp); fresh != want || err != nil {
@@ -96,13 +51,13 @@ func TestCache(t *testing.T) {
 			t.Fatalf("Claim after Forget = %v, %v; want true, nil", fresh, err)
 		}
 		sum := sha256.Sum256([]byte("msg_1"))
-		key := prefix + "{" + hex.EncodeToString(sum[:]) + "}" // hashed id, hash-tagged
-		ttl := client(t, addrs).PTTL(ctx, key).Val()
+		key := b.Prefix + "{" + hex.EncodeToString(sum[:]) + "}" // hashed id, hash-tagged
+		ttl := b.NewClient(t).PTTL(ctx, key).Val()
 		if ttl <= 4*time.Minute || ttl > 5*time.Minute {
 			t.Errorf("PTTL = %v; want the time left until expiry (5m)", ttl)
 		}
-		if mini != nil {
-			mini.FastForward(5 * time.Minute)
+		if b.Mini != nil {
+			b.Mini.FastForward(5 * time.Minute)
 			if fresh, _ := c.Claim(ctx, "msg_1", exp.Add(time.Hour)); !fresh {
 				t.Error("id still claimed after its expiry")
 			}
@@ -113,12 +68,12 @@ func TestCache(t *testing.T) {
 // TestReplicas sends one signed message to two replicas at once, many
 // times over: exactly one delivery reaches a handler.
 func TestReplicas(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, addrs []string, _ *miniredis.Miniredis, prefix string) {
+	forEachBackend(t, func(t *testing.T, b redistest.Backend) {
 		v, _ := webhook.NewVerifier(secret)
 		var handled atomic.Int64
 		var replicas [2]http.Handler
 		for i := range replicas {
-			cache := redisreplay.New(client(t, addrs), redisreplay.WithPrefix(prefix))
+			cache := redisreplay.New(b.NewClient(t), redisreplay.WithPrefix(b.Prefix))
 			replicas[i] = v.Middleware(webhook.WithReplayCache(cache))(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 				handled.Add(1)
 			}))
@@ -153,15 +108,39 @@ func TestReplicas(t *testing.T) {
 	})
 }
 
+// TestRedisDown cuts the network between a replica and Redis: Claim
+// fails, on every deployment.
 func TestRedisDown(t *testing.T) {
-	t.Parallel()
-	mr := miniredis.RunT(t)
-	c := redis.NewClient(&redis.Options{Addr: mr.Addr(), MaxRetries: -1})
-	defer func() { _ = c.Close() }()
-	mr.Close()
-	if _, err := redisreplay.New(c).Claim(context.Background(), "m", time.Now().Add(time.Minute)); err == nil {
-		t.Error("Claim with Redis down = nil error")
+	forEachBackend(t, func(t *testing.T, b redistest.Backend) {
+		c, cut := b.CutClient(t, func(o *redis.UniversalOptions) {
+			o.MaxRetries, o.DialerRetries, o.DialerRetryTimeout = -1, 1, time.Millisecond
+		})
+		cache := redisreplay.New(c, redisreplay.WithPrefix(b.Prefix))
+		if fresh, err := cache.Claim(context.Background(), "before", time.Now().Add(time.Minute)); !fresh || err != nil {
+			t.Fatalf("Claim before the cut = %v, %v; want true, nil", fresh, err)
+		}
+		cut()
+		if _, err := cache.Claim(context.Background(), "m", time.Now().Add(time.Minute)); err == nil {
+			t.Error("Claim with Redis down = nil error")
+		}
+	})
+}
+
+// Every id is one key, its own hash tag (the id's SHA-256): the keys of
+// different ids spread across every master of a cluster.
+func TestClusterSlots(t *testing.T) {
+	b := redistest.Cluster(t)
+	ctx := context.Background()
+	cache := redisreplay.New(b.Client, redisreplay.WithPrefix(b.Prefix))
+	for i := range 100 {
+		if fresh, err := cache.Claim(ctx, fmt.Sprintf("msg_%d", i), time.Now().Add(time.Minute)); !fresh || err != nil {
+			t.Fatalf("Claim(msg_%d) = %v, %v; want true, nil", i, fresh, err)
+		}
 	}
+	if err := cache.Forget(ctx, "msg_0"); err != nil {
+		t.Fatalf("Forget = %v", err)
+	}
+	redistest.AssertSpread(t, b.Client, b.Prefix+"*")
 }
 
 func TestNilOptions(t *testing.T) {
