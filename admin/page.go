@@ -236,11 +236,7 @@ func (a *Admin) servePage(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Internal("admin: rendering the status page failed").Wrap(err))
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b.Bytes())
-	}
+	writeBody(w, r, "text/html; charset=utf-8", b.Bytes())
 }
 
 // wireStatus is the JSON of /status.json.
@@ -325,8 +321,12 @@ func writeJSON(w http.ResponseWriter, r *http.Request, v any) {
 		problem.Write(w, r, problem.Internal("admin: encoding the response failed").Wrap(err))
 		return
 	}
-	b = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
+	writeBody(w, r, "application/json", append(b, '\n'))
+}
+
+// writeBody writes a complete 200 response (headers only for HEAD).
+func writeBody(w http.ResponseWriter, r *http.Request, contentType string, b []byte) {
+	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(b)

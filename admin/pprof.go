@@ -79,15 +79,11 @@ func servePprof(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if debug > 0 {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	} else {
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+		writeBody(w, r, "text/plain; charset=utf-8", b.Bytes())
+		return
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b.Bytes())
-	}
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	writeBody(w, r, "application/octet-stream", b.Bytes())
 }
 
 type pprofEntry struct {
@@ -106,11 +102,7 @@ func servePprofIndex(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.Internal("rendering the profile index failed").Wrap(err))
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b.Bytes())
-	}
+	writeBody(w, r, "text/html; charset=utf-8", b.Bytes())
 }
 
 func serveCmdline(w http.ResponseWriter, r *http.Request) {
@@ -136,38 +128,32 @@ func seconds(r *http.Request, def float64) (time.Duration, error) {
 // serveCPUProfile streams a CPU profile of ?seconds= (default 30), or until
 // the client goes away.
 func serveCPUProfile(w http.ResponseWriter, r *http.Request) {
-	d, err := seconds(r, 30)
-	if err != nil {
-		problem.Write(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="profile"`)
-	if err := pprof.StartCPUProfile(w); err != nil {
-		w.Header().Del("Content-Disposition")
-		problem.Write(w, r, problem.Conflict("a CPU profile is already running; try again when it ends").Wrap(err))
-		return
-	}
-	wait(r, d)
-	pprof.StopCPUProfile()
+	serveStream(w, r, 30, "profile", pprof.StartCPUProfile, pprof.StopCPUProfile)
 }
 
 // serveTrace streams an execution trace of ?seconds= (default 1).
 func serveTrace(w http.ResponseWriter, r *http.Request) {
-	d, err := seconds(r, 1)
+	serveStream(w, r, 1, "trace", trace.Start, trace.Stop)
+}
+
+// serveStream runs start(w), waits ?seconds= (def when absent) or until the
+// client goes away, then stop(). Only one of each stream can run in a
+// process: a second one gets 409.
+func serveStream(w http.ResponseWriter, r *http.Request, def float64, name string, start func(io.Writer) error, stop func()) {
+	d, err := seconds(r, def)
 	if err != nil {
 		problem.Write(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Content-Disposition", `attachment; filename="trace"`)
-	if err := trace.Start(w); err != nil {
+	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	if err := start(w); err != nil {
 		w.Header().Del("Content-Disposition")
-		problem.Write(w, r, problem.Conflict("a trace is already running; try again when it ends").Wrap(err))
+		problem.Write(w, r, problem.Conflict("a "+name+" is already being taken; try again when it ends").Wrap(err))
 		return
 	}
 	wait(r, d)
-	trace.Stop()
+	stop()
 }
 
 // wait returns after d or when the client goes away.
@@ -184,7 +170,6 @@ func wait(r *http.Request, d time.Duration) {
 // net/http/pprof.Symbol: GET reports that symbols are served; a POST body
 // (or the query) holds addresses separated by '+'.
 func serveSymbol(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	var b bytes.Buffer
 	b.WriteString("num_symbols: 1\n")
 	var in *bufio.Reader
@@ -207,10 +192,7 @@ func serveSymbol(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b.Bytes())
-	}
+	writeBody(w, r, "text/plain; charset=utf-8", b.Bytes())
 }
 
 var pprofIndex = template.Must(template.New("pprof").Parse(`<!doctype html>
