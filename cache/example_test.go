@@ -50,3 +50,33 @@ func ExampleCache_GetOrLoad() {
 	// ada true
 	// queries: 2
 }
+
+func ExampleCache_GetOrLoad_staleWhileRevalidate() {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	rates := cache.New(cache.Config[string, int]{
+		TTL:                  time.Minute,
+		Jitter:               -1, // exact expiry, for the example's sake
+		StaleWhileRevalidate: time.Minute,
+		Clock:                func() time.Time { return now }, // omit for time.Now
+	})
+	version := 0
+	load := func(context.Context, string) (int, error) {
+		version++
+		return version, nil
+	}
+	ctx := context.Background()
+	v, _ := rates.GetOrLoad(ctx, "EUR", load)
+	fmt.Println("first call:", v)
+
+	now = now.Add(90 * time.Second) // expired 30s ago, within the stale window
+	v, _ = rates.GetOrLoad(ctx, "EUR", load)
+	fmt.Println("stale, served at once:", v)
+
+	rates.Close() // waits for the background refresh
+	v, _ = rates.GetOrLoad(ctx, "EUR", load)
+	fmt.Println("refreshed:", v)
+	// Output:
+	// first call: 1
+	// stale, served at once: 1
+	// refreshed: 2
+}

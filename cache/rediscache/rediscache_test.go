@@ -291,3 +291,38 @@ func counts(t *testing.T, r *sdkmetric.ManualReader, name string) map[string]int
 	}
 	return out
 }
+
+// failing is a codec that cannot encode "bad".
+type failing struct{ rediscache.JSON[string] }
+
+func (failing) Marshal(v string) ([]byte, error) {
+	if v == "bad" {
+		return nil, errors.New("cannot encode bad")
+	}
+	return rediscache.JSON[string]{}.Marshal(v)
+}
+
+func TestSetUnencodableValue(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		cfg := rediscache.Config[string]{Prefix: b.prefix, Codec: failing{}, Timeout: 5 * time.Second, Logger: testkit.Logger(t)}
+		a := newReplica(t, b.newClient(), cfg)
+		bb := newReplica(t, b.newClient(), cfg)
+		if err := a.Set(ctx, "k", "good"); err != nil {
+			t.Fatal(err)
+		}
+		bb.await(t, "invalidate")
+		err := a.Set(ctx, "k", "bad")
+		if err == nil || !strings.Contains(err.Error(), "rediscache: encoding the value: cannot encode bad") {
+			t.Fatalf("Set of an unencodable value = %v; want the encoding error", err)
+		}
+		bb.await(t, "invalidate")
+		// A keeps the value locally; B must not read the old one from Redis.
+		if v, err := a.GetOrLoad(ctx, "k", mustNotLoad(t)); err != nil || v != "bad" {
+			t.Errorf("A.GetOrLoad = %q, %v; want its local bad", v, err)
+		}
+		if v, err := bb.GetOrLoad(ctx, "k", loadValue("from source")); err != nil || v != "from source" {
+			t.Errorf("B.GetOrLoad = %q, %v; want a load (Redis holds a tombstone, not good)", v, err)
+		}
+	})
+}
