@@ -240,6 +240,22 @@ func TestBrowser(t *testing.T) {
 	}
 }
 
+// TestBrowserWithToken opens a token-protected page the way an operator
+// would: with the token as the Basic password in the URL.
+func TestBrowserWithToken(t *testing.T) {
+	needChromium(t)
+	srv := httptest.NewServer(admin.New(admin.Config{Token: token, Title: "protected", Logger: slog.New(slog.DiscardHandler)}))
+	defer srv.Close()
+	// Headless chromium answers the Basic challenge by giving up: no page.
+	if dom := string(chromium(t, "--dump-dom", srv.URL+"/")); strings.Contains(dom, "<h1>protected</h1>") {
+		t.Errorf("without the token the browser got the page:\n%.500s", dom)
+	}
+	withToken := strings.Replace(srv.URL, "http://", "http://ops:"+token+"@", 1)
+	if dom := string(chromium(t, "--dump-dom", withToken+"/")); !strings.Contains(dom, "<h1>protected</h1>") {
+		t.Errorf("with the token as Basic password the browser got:\n%.500s\nwant the page", dom)
+	}
+}
+
 func writeFile(t *testing.T, path string, b []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
