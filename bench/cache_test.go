@@ -224,11 +224,17 @@ func TestCacheHitRatio(t *testing.T) {
 	}
 }
 
-// BenchmarkCacheGetHit measures Get on keys that are all present (a cache of
-// 2^16 entries holding 2^14 keys), drawn from a Zipf distribution (s=1.01)
-// so that some keys are much hotter than others, from GOMAXPROCS
-// goroutines: run with -cpu 1,2.
-func BenchmarkCacheGetHit(b *testing.B) {
+// BenchmarkCacheGetHit measures Get on keys that are all present (a cache
+// with room for 2^16 entries holding 2^14 keys), drawn from a Zipf
+// distribution (s=1.01) so that some keys are much hotter than others, from
+// one goroutine. BenchmarkCacheGetHitParallel does the same from GOMAXPROCS
+// goroutines (RunParallel), where shared cache lines and locks show.
+func BenchmarkCacheGetHit(b *testing.B) { benchGetHit(b, false) }
+
+// BenchmarkCacheGetHitParallel: see BenchmarkCacheGetHit.
+func BenchmarkCacheGetHitParallel(b *testing.B) { benchGetHit(b, true) }
+
+func benchGetHit(b *testing.B, parallel bool) {
 	const n = 1 << 14
 	z := newZipf(rand.New(rand.NewPCG(7, 7)), 1.01, n)
 	seq := make([]uint64, 1<<20)
@@ -250,17 +256,27 @@ func BenchmarkCacheGetHit(b *testing.B) {
 			var misses atomic.Int64
 			b.ReportAllocs()
 			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				i := rand.IntN(len(seq))
-				m := int64(0)
-				for pb.Next() {
+			if !parallel {
+				m, i := int64(0), rand.IntN(len(seq))
+				for b.Loop() {
 					if !c.get(seq[i&(len(seq)-1)]) {
 						m++
 					}
 					i++
 				}
 				misses.Add(m)
-			})
+			} else {
+				b.RunParallel(func(pb *testing.PB) {
+					m, i := int64(0), rand.IntN(len(seq))
+					for pb.Next() {
+						if !c.get(seq[i&(len(seq)-1)]) {
+							m++
+						}
+						i++
+					}
+					misses.Add(m)
+				})
+			}
 			b.ReportMetric(float64(misses.Load())/float64(b.N), "misses/op")
 		})
 	}
