@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel/metric"
 
@@ -182,7 +183,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	h := w.Header()
 	if d.Limit.Rate > 0 && d.Limit.Per > 0 {
 		h["Ratelimit-Policy"] = rl.policyHeader(d.Limit)
-		h["Ratelimit"] = []string{rl.rateLimitHeader(d)}
+		h["Ratelimit"] = rl.rateLimitHeader(d)
 	}
 	if res.Verdict == ratecore.Denied {
 		h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)}
@@ -214,14 +215,36 @@ func (rl *rateLimiter) policyHeader(l Limit) []string {
 	return p.value
 }
 
-func (rl *rateLimiter) rateLimitHeader(d Decision) string {
-	var buf [64]byte
-	b := append(buf[:0], rl.item...)
+// rateLimitHeader returns the RateLimit header value for d. The value and
+// the one-element slice that holds it are built in a single allocation: the
+// string's bytes live in the same object as the slice's array.
+func (rl *rateLimiter) rateLimitHeader(d Decision) []string {
+	r := int64(max(d.Remaining, 0))
+	t := ceilSeconds(d.ResetAfter, 0)
+	if len(rl.item)+2*(3+20) > len(rateLimitValue{}.buf) {
+		// A long policy name: two allocations instead of one.
+		var buf [64]byte
+		return []string{string(appendRateLimit(buf[:0], rl.item, r, t))}
+	}
+	v := new(rateLimitValue)
+	b := appendRateLimit(v.buf[:0], rl.item, r, t)
+	v.s[0] = unsafe.String(&v.buf[0], len(b))
+	return v.s[:]
+}
+
+// rateLimitValue is a RateLimit header value and its []string in one object.
+// Nothing writes to buf after the string is made from it.
+type rateLimitValue struct {
+	s   [1]string
+	buf [64]byte
+}
+
+func appendRateLimit(b []byte, item string, r, t int64) []byte {
+	b = append(b, item...)
 	b = append(b, ";r="...)
-	b = strconv.AppendInt(b, int64(max(d.Remaining, 0)), 10)
+	b = strconv.AppendInt(b, r, 10)
 	b = append(b, ";t="...)
-	b = strconv.AppendInt(b, ceilSeconds(d.ResetAfter, 0), 10)
-	return string(b)
+	return strconv.AppendInt(b, t, 10)
 }
 
 // ceilSeconds returns d in whole seconds, rounded up, and at least least.
