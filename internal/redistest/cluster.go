@@ -35,8 +35,8 @@ type PrivateCluster struct {
 }
 
 type clusterNode struct {
-	port, bus int
-	cmd       *exec.Cmd // nil while stopped
+	port int       // the bus port is port+10000
+	cmd  *exec.Cmd // nil while stopped
 }
 
 func (n *clusterNode) addr() string { return "127.0.0.1:" + strconv.Itoa(n.port) }
@@ -56,12 +56,12 @@ func StartCluster(t testing.TB) *PrivateCluster {
 		}
 	}
 	pc := &PrivateCluster{dir: t.TempDir()}
-	ports, err := freePorts(6)
+	ports, err := freePorts(3)
 	if err != nil {
 		t.Fatalf("redistest.StartCluster: free ports: %v", err)
 	}
-	for i := range 3 {
-		pc.nodes = append(pc.nodes, &clusterNode{port: ports[2*i], bus: ports[2*i+1]})
+	for _, p := range ports {
+		pc.nodes = append(pc.nodes, &clusterNode{port: p})
 	}
 	t.Cleanup(pc.killAll) // before TempDir's removal, registered earlier
 	for i := range pc.nodes {
@@ -81,7 +81,8 @@ func StartCluster(t testing.TB) *PrivateCluster {
 	return pc
 }
 
-// freePorts returns n distinct free loopback ports.
+// freePorts returns n distinct loopback ports p that are free, with p+10000
+// (the cluster bus port Redis derives from p) free too.
 func freePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
@@ -90,13 +91,25 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	var ports []int
-	for range n {
+	for tries := 0; len(ports) < n; tries++ {
+		if tries == 100 {
+			return nil, fmt.Errorf("no port p with p+10000 free in %d tries", tries)
+		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}
-		lns = append(lns, ln)
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+		lns = append(lns, ln) // held until all are found, so none repeats
+		p := ln.Addr().(*net.TCPAddr).Port
+		if p+10000 > 65535 {
+			continue
+		}
+		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
+		if err != nil {
+			continue
+		}
+		lns = append(lns, bus)
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
@@ -107,7 +120,7 @@ func (pc *PrivateCluster) start(t testing.TB, i int) {
 	n := pc.nodes[i]
 	p := strconv.Itoa(n.port)
 	cmd := exec.Command("redis-server",
-		"--port", p, "--cluster-port", strconv.Itoa(n.bus), "--bind", "127.0.0.1",
+		"--port", p, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no",
 		"--cluster-enabled", "yes", "--cluster-config-file", "nodes-"+p+".conf",
 		"--cluster-node-timeout", strconv.FormatInt(ClusterNodeTimeout.Milliseconds(), 10),
@@ -171,38 +184,24 @@ func (pc *PrivateCluster) Backend(t testing.TB, edit ...func(*redis.ClusterOptio
 // MasterOf returns the index (0, 1 or 2) of the master serving key's slot.
 func (pc *PrivateCluster) MasterOf(t testing.TB, key string) int {
 	t.Helper()
-	for i, n := range pc.nodes {
-		if n.cmd == nil {
-			continue
+	var addrs []string
+	for _, n := range pc.nodes {
+		if n.cmd != nil {
+			addrs = append(addrs, n.addr())
 		}
-		c := redis.NewClient(&redis.Options{Addr: n.addr(), MaxRetries: -1})
-		slot, err := c.ClusterKeySlot(context.Background(), key).Result()
-		var shards []redis.ClusterShard
-		if err == nil {
-			shards, err = c.ClusterShards(context.Background()).Result()
-		}
-		_ = c.Close()
-		if err != nil {
-			t.Logf("redistest: node %d: %v", i, err)
-			continue
-		}
-		for _, sh := range shards {
-			for _, r := range sh.Slots {
-				if slot < r.Start || slot > r.End {
-					continue
-				}
-				for _, node := range sh.Nodes {
-					for j, m := range pc.nodes {
-						if node.Role == "master" && node.Port == int64(m.port) {
-							return j
-						}
-					}
-				}
-			}
-		}
-		t.Fatalf("redistest: no master of slot %d (key %q) in %+v", slot, key, shards)
 	}
-	t.Fatal("redistest: no node answers CLUSTER SHARDS")
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1})
+	defer c.Close()
+	m, err := c.MasterForKey(context.Background(), key)
+	if err != nil {
+		t.Fatalf("redistest: master of %q: %v", key, err)
+	}
+	for i, n := range pc.nodes {
+		if m.Options().Addr == n.addr() {
+			return i
+		}
+	}
+	t.Fatalf("redistest: master of %q is %s, not a node of the private cluster", key, m.Options().Addr)
 	return -1
 }
 
