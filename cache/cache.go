@@ -341,9 +341,7 @@ func (c *Cache[K, V]) Set(k K, v V) {
 	exp := c.expiry(now)
 	s := c.shardOf(h)
 	s.mu.Lock()
-	if f := s.flights[k]; f != nil {
-		f.invalidated = true
-	}
+	s.invalidate(k)
 	ev := s.store(&entry[K, V]{key: k, val: v, hash: h, cost: cost, expires: exp}, now)
 	s.mu.Unlock()
 	s.count(ev)
@@ -355,9 +353,7 @@ func (c *Cache[K, V]) Delete(k K) {
 	h := c.hash(k)
 	s := c.shardOf(h)
 	s.mu.Lock()
-	if f := s.flights[k]; f != nil {
-		f.invalidated = true
-	}
+	s.invalidate(k)
 	if e := s.find(h, k); e != nil {
 		s.remove(e)
 	}
@@ -394,4 +390,15 @@ func (c *Cache[K, V]) costOf(k K, v V) int64 {
 		return 1
 	}
 	return max(c.cost(k, v), 1)
+}
+
+// invalidate marks a load of k in flight, if any, as not to be stored. The
+// caller holds s.mu.
+func (s *shard[K, V]) invalidate(k K) {
+	if len(s.flights) == 0 {
+		return // spares hashing k a second time on the common path
+	}
+	if f := s.flights[k]; f != nil {
+		f.invalidated = true
+	}
 }
