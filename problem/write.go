@@ -2,11 +2,13 @@ package problem
 
 import (
 	"encoding/json"
-	"github.com/chassis-go/chassis/internal/reqmeta"
 	"maps"
 	"net/http"
 	"slices"
 	"strconv"
+	"unsafe"
+
+	"github.com/chassis-go/chassis/internal/reqmeta"
 )
 
 // ContentType is the media type of a problem response body (RFC 9457).
@@ -45,6 +47,68 @@ func Write(w http.ResponseWriter, r *http.Request, err error) {
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	h.Del("Content-Encoding")
 	w.WriteHeader(p.status())
+	if r != nil && r.Method == http.MethodHead {
+		return
+	}
+	_, _ = w.Write(body)
+}
+
+// Prepared is a problem response encoded once, for an answer sent many times
+// (a rate limiter's 429, say). Its Write sends exactly what [Write] sends for
+// the error given to [Prepare], request id included, without encoding the
+// body again: only a request id, when there is one, is added per response.
+// A Prepared is immutable and safe for concurrent use.
+type Prepared struct {
+	status int
+	body   []byte // the whole body without a request id
+	length string // len(body) in decimal
+}
+
+// Prepare encodes err as [Write] would and returns the result for repeated
+// use. It reads err (and the *Error it resolves to) once: changes made to
+// them afterwards are not seen by the Prepared.
+func Prepare(err error) *Prepared {
+	p := From(err)
+	if p == nil {
+		p = Internal("internal error")
+	}
+	body := p.appendJSON(nil, "")
+	return &Prepared{status: p.status(), body: body, length: strconv.Itoa(len(body))}
+}
+
+// Write writes the prepared problem response to w, with the request id in
+// force for r (see [Write]), under the same rules as Write: call it before
+// anything else is written to w; HEAD requests get the headers only.
+func (p *Prepared) Write(w http.ResponseWriter, r *http.Request) {
+	id := requestID(w, r)
+	body, length := p.body, p.length
+	// One allocation holds the three header values (not shared between
+	// responses, so a later middleware may modify them); a second one holds
+	// the body and Content-Length when a request id must be spliced in.
+	v := new([3]string)
+	if id != "" {
+		b := make([]byte, 0, len(body)+len(`,"request_id":""`)+len(id)+8+20)
+		b = append(b, body[:len(body)-1]...)
+		b = append(b, `,"request_id":`...)
+		if ValidRequestID(id) { // nothing to escape
+			b = append(b, '"')
+			b = append(b, id...)
+			b = append(b, '"')
+		} else {
+			b = appendString(b, id)
+		}
+		b = append(b, '}')
+		n := len(b)
+		b = strconv.AppendInt(b, int64(n), 10)
+		body, length = b[:n:n], unsafe.String(&b[n], len(b)-n)
+	}
+	v[0], v[1], v[2] = ContentType, "nosniff", length
+	h := w.Header()
+	h["Content-Type"] = v[0:1:1]
+	h["X-Content-Type-Options"] = v[1:2:2]
+	h["Content-Length"] = v[2:3:3]
+	delete(h, "Content-Encoding")
+	w.WriteHeader(p.status)
 	if r != nil && r.Method == http.MethodHead {
 		return
 	}
