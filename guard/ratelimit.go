@@ -126,7 +126,7 @@ func RateLimit(cfg RateLimitConfig) func(http.Handler) http.Handler {
 			MeterProvider: cfg.MeterProvider,
 		}),
 		item:   sfString(name),
-		denied: problem.TooManyRequests("rate limit exceeded"),
+		denied: problem.Prepare(problem.TooManyRequests("rate limit exceeded")),
 		noKey:  problem.BadRequest("cannot identify client"),
 		failed: problem.Unavailable("rate limiter unavailable"),
 	}
@@ -152,7 +152,8 @@ type rateLimiter struct {
 	core *ratecore.Core[*http.Request, Decision]
 	item string // the policy name as a structured-field string, quoted
 
-	denied, noKey, failed *problem.Error
+	denied        *problem.Prepared // the same body for every denial
+	noKey, failed *problem.Error
 
 	policy atomic.Pointer[policyHeader] // last RateLimit-Policy built
 }
@@ -187,7 +188,7 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	if res.Verdict == ratecore.Denied {
 		h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)}
-		problem.Write(w, r, rl.denied)
+		rl.denied.Write(w, r)
 		return
 	}
 	next.ServeHTTP(w, r)
