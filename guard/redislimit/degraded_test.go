@@ -16,6 +16,7 @@ import (
 	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/guard/redislimit"
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/internal/redistest"
 )
 
 // TestRedisDown stops Redis mid-test: each degraded mode does what it says,
@@ -77,6 +78,38 @@ func TestRedisDown(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestNetworkCut cuts the network between a replica and Redis, on every
+// deployment: the decision is degraded within the timeout, and the failure
+// counted.
+func TestNetworkCut(t *testing.T) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
+		c, cut := b.CutClient(t, func(o *redis.UniversalOptions) { o.MaxRetries = -1 })
+		if d, err := redislimit.New(c, guard.PerMinute(10), patient, redislimit.WithPrefix(b.Prefix)).Allow(context.Background(), "k"); err != nil || !d.Allowed {
+			t.Fatalf("Allow before the cut = %+v, %v; want allowed", d, err)
+		}
+		mp, reader := meter(t)
+		const timeout = time.Second
+		lim := redislimit.New(c, guard.PerMinute(10), redislimit.WithPrefix(b.Prefix), redislimit.WithTimeout(timeout),
+			redislimit.WithDegraded(redislimit.FailClosed), redislimit.WithMeterProvider(mp))
+		cut()
+		begin := time.Now()
+		d, err := lim.Allow(context.Background(), "k")
+		if elapsed := time.Since(begin); elapsed > timeout+500*time.Millisecond {
+			t.Errorf("Allow took %v after the cut; want at most the timeout (%v) and scheduling", elapsed, timeout)
+		}
+		if !errors.Is(err, redislimit.ErrUnavailable) || d != (guard.Decision{}) {
+			t.Errorf("Allow after the cut = %+v, %v; want zero Decision, ErrUnavailable", d, err)
+		}
+		got := counters(t, reader)
+		if n := got["chassis.redislimit.errors{error.type=connection}"] + got["chassis.redislimit.errors{error.type=timeout}"]; n != 1 {
+			t.Errorf("chassis.redislimit.errors{connection or timeout} = %d; want 1 (all: %v)", n, got)
+		}
+		if n := got["chassis.redislimit.degraded{chassis.degraded_mode=closed}"]; n != 1 {
+			t.Errorf("chassis.redislimit.degraded{closed} = %d; want 1 (all: %v)", n, got)
+		}
+	})
 }
 
 // TestCooldown checks that after N consecutive failures no Redis call is
