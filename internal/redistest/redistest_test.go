@@ -3,6 +3,7 @@ package redistest_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +106,34 @@ func TestPrivateCluster(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("SET after the master returned: %v", err)
+	}
+}
+
+// The shared cluster rejects a script or a transaction over keys in two
+// slots (go-redis checks transactions itself): a package whose scripts and
+// transactions all run in its tests on the cluster backend has shown they
+// stay in one slot.
+func TestCrossSlotFails(t *testing.T) {
+	b := redistest.Cluster(t)
+	ctx := context.Background()
+	k1, k2 := b.Prefix+"{a}", b.Prefix+"{b}"
+	if s1, s2 := b.Client.ClusterKeySlot(ctx, k1).Val(), b.Client.ClusterKeySlot(ctx, k2).Val(); s1 == s2 {
+		t.Fatalf("%s and %s share slot %d", k1, k2, s1)
+	}
+	err := b.Client.Eval(ctx, "return redis.call('SET', KEYS[1], ARGV[1])", []string{k1, k2}, "v").Err()
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		t.Errorf("EVAL over two slots = %v; want CROSSSLOT", err)
+	}
+	_, err = b.Client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, k1, "v", time.Minute)
+		p.Set(ctx, k2, "v", time.Minute)
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "CROSSSLOT") {
+		t.Errorf("MULTI over two slots = %v; want CROSSSLOT", err)
+	}
+	err = b.Client.Eval(ctx, "return redis.call('SET', KEYS[1], ARGV[1]) and redis.call('SET', KEYS[2], ARGV[1])", []string{k1, k1 + ":x"}, "v").Err()
+	if err != nil {
+		t.Errorf("EVAL over one slot = %v", err)
 	}
 }
