@@ -509,9 +509,10 @@ func TestServiceWithRedis(t *testing.T) {
 	a, b := startService(t, env...), startService(t, env...)
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
-	// A client address no earlier run used, so the shared bucket starts full.
+	// A client address in a /64 no earlier run used (the service keys IPv6
+	// clients by their /64), so the shared bucket starts full.
 	n := time.Now().UnixNano()
-	ip := fmt.Sprintf("2001:db8::%x:%x:%x", n>>32&0xffff, n>>16&0xffff, n&0xffff)
+	ip := fmt.Sprintf("2001:db8:%x:%x:%x::1", n>>32&0xffff, n>>16&0xffff, n&0xffff)
 	if _, err := netip.ParseAddr(ip); err != nil {
 		t.Fatalf("test client address %q: %v", ip, err)
 	}
