@@ -50,7 +50,13 @@ func Recovery(logger *slog.Logger) func(http.Handler) http.Handler {
 			// The shared info lets the inner middleware report the route
 			// and request id back here, even when they never return.
 			r, _ = reqmeta.Ensure(r)
-			rw := respwrite.New(w)
+			// Mounted right inside Logging (the recommended order), w
+			// already is a respwrite.Writer that every write of next
+			// passes through: it knows as much as a new one would.
+			rw, ok := w.(*respwrite.Writer)
+			if !ok {
+				rw = respwrite.New(w)
+			}
 			defer func() {
 				v := recover()
 				if v == nil {

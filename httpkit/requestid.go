@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/chassis-go/chassis/problem"
 )
@@ -51,30 +52,47 @@ type requestIDHandler struct {
 
 func (h *requestIDHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r, info := reqmeta.Ensure(r)
+	var value []string // the response header value, when built with the id
 	id := info.RequestID()
 	if id == "" {
 		if v := r.Header[requestIDKey]; len(v) > 0 && problem.ValidRequestID(v[0]) {
 			id = v[0]
 		} else {
-			id = h.newID()
+			value = h.newID()
+			id = value[0]
 		}
-		id = info.SetRequestID(id)
+		if kept := info.SetRequestID(id); kept != id {
+			id, value = kept, nil
+		}
 	}
-	w.Header()[requestIDKey] = []string{id}
+	if value == nil {
+		value = []string{id}
+	}
+	w.Header()[requestIDKey] = value
 	defer reqmeta.Publish(r)
 	h.next.ServeHTTP(w, r)
 }
 
-func (h *requestIDHandler) newID() string {
-	var b [16]byte
-	if _, err := io.ReadFull(h.random, b[:]); err == nil {
-		var s [32]byte
-		hex.Encode(s[:], b[:])
-		return string(s[:])
+// newID returns a new id as a one-element header value.
+func (h *requestIDHandler) newID() []string {
+	// One allocation for the random bytes, their hex digits, the id string
+	// (which points at the digits, never written again) and its []string.
+	v := new(randomID)
+	if _, err := io.ReadFull(h.random, v.raw[:]); err == nil {
+		hex.Encode(v.hex[:], v.raw[:])
+		v.value[0] = unsafe.String(&v.hex[0], len(v.hex))
+		return v.value[:]
 	}
 	// Unique within this handler; the time makes a clash with another
 	// process's fallback ids unlikely.
-	return strconv.FormatInt(h.now().UnixNano(), 36) + "-" + strconv.FormatUint(h.seq.Add(1), 36)
+	return []string{strconv.FormatInt(h.now().UnixNano(), 36) + "-" + strconv.FormatUint(h.seq.Add(1), 36)}
+}
+
+// randomID holds a generated id and the bytes it is made of.
+type randomID struct {
+	value [1]string
+	raw   [16]byte
+	hex   [32]byte
 }
 
 // RequestIDFrom returns the request id that [RequestID] stored in ctx, or ""

@@ -1,9 +1,10 @@
 package httpkit
 
 import (
-	"github.com/chassis-go/chassis/internal/reqmeta"
-
+	"maps"
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/attribute"
@@ -11,6 +12,8 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/chassis-go/chassis/internal/reqmeta"
 )
 
 // TracingOption configures [Tracing].
@@ -98,6 +101,7 @@ func WithTracingFilter(keep func(*http.Request) bool) TracingOption {
 // nothing.
 func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 	var cfg tracingConfig
+	names := new(spanNames)
 	for _, o := range opts {
 		if o != nil {
 			o(&cfg)
@@ -105,7 +109,7 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 	}
 	oopts := []otelhttp.Option{
 		otelhttp.WithSpanNameFormatter(func(_ string, r *http.Request) string {
-			return spanName(r.Method, reqmeta.Route(reqmeta.Pattern(r)))
+			return names.get(r.Method, reqmeta.Route(reqmeta.Pattern(r))).name
 		}),
 	}
 	if cfg.tp != nil {
@@ -127,8 +131,9 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 				reqmeta.Publish(r)
 				pattern := reqmeta.Pattern(r)
 				if rt := reqmeta.Route(pattern); rt != "" {
-					span.SetName(spanName(r.Method, rt))
-					span.SetAttributes(attribute.String("http.route", rt))
+					n := names.get(r.Method, rt)
+					span.SetName(n.name)
+					span.SetAttributes(n.attrs...)
 				}
 				// r is otelhttp's copy of the request, which it reads for the
 				// metric attributes once this returns: give it the most
@@ -155,16 +160,74 @@ func Tracing(opts ...TracingOption) func(http.Handler) http.Handler {
 	}
 }
 
+// spanNames caches the span name and the http.route attribute of each
+// (method, route) pair seen, so that naming a span allocates nothing once its
+// route is known. Routes come from ServeMux patterns, so the pairs are few;
+// past maxSpanNames entries, names are built per request instead of cached.
+type spanNames struct {
+	m  atomic.Pointer[map[routeKey]*routeName] // copied on write
+	mu sync.Mutex
+}
+
+const maxSpanNames = 1024
+
+type routeKey struct{ method, route string }
+
+type routeName struct {
+	name  string
+	attrs []attribute.KeyValue // http.route, if the route is not empty
+}
+
+func (c *spanNames) get(method, route string) *routeName {
+	method = spanMethod(method) // a client's own methods do not add entries
+	k := routeKey{method, route}
+	if m := c.m.Load(); m != nil {
+		if n, ok := (*m)[k]; ok {
+			return n
+		}
+	}
+	n := &routeName{name: spanName(method, route)}
+	if route != "" {
+		n.attrs = []attribute.KeyValue{attribute.String("http.route", route)}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := c.m.Load()
+	if old != nil && len(*old) >= maxSpanNames {
+		return n
+	}
+	m := make(map[routeKey]*routeName, 1+lenOf(old))
+	if old != nil {
+		maps.Copy(m, *old)
+	}
+	m[k] = n
+	c.m.Store(&m)
+	return n
+}
+
+func lenOf(m *map[routeKey]*routeName) int {
+	if m == nil {
+		return 0
+	}
+	return len(*m)
+}
+
 // spanName is the semantic-convention server span name.
 func spanName(method, route string) string {
-	switch method {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
-		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
-	default:
-		method = "HTTP"
-	}
+	method = spanMethod(method)
 	if route == "" {
 		return method
 	}
 	return method + " " + route
+}
+
+// spanMethod returns method if it is one of the nine standard methods, else
+// "HTTP".
+func spanMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
+	}
+	return "HTTP"
 }
