@@ -13,12 +13,15 @@ import (
 //
 // The adaptive algorithms learn from completed work only: samples come
 // from [Ticket.Done] with Success or Dropped, grouped in windows of at least
-// max(limit, 16) samples, and the limit moves once per window. They all
-// compare the window's mean latency with a baseline, the lowest window mean
-// seen in the last 10 to 20 seconds: queueing raises the mean, so a mean
-// well above the baseline says that work is waiting somewhere, and the
-// baseline, being a minimum that expires, neither creeps up under sustained
-// load nor stays stale for long after the service really got slower.
+// max(limit, 100) samples, and the limit moves once per window. They all
+// compare the window's mean latency with a baseline: the lowest value, in
+// the last 10 to 20 seconds, of the window means smoothed over about five
+// windows. Queueing raises the mean, so a mean well above the baseline says
+// that work is waiting somewhere; the baseline, a minimum that expires,
+// neither creeps up under sustained load (the limit creep of latency
+// averages) nor stays stale for long after the service really got slower,
+// and the window size and smoothing keep one lucky window of a
+// heavy-tailed latency distribution from setting it too low.
 type Algorithm struct {
 	kind  algoKind
 	fixed int
@@ -85,7 +88,8 @@ func Fixed(n int) Algorithm {
 }
 
 const (
-	minWindow       = 16
+	minWindow       = 100
+	smoothWindows   = 5
 	baselinePeriod  = int64(10 * time.Second)
 	gradientTol     = 1.5
 	gradientGrowth  = 0.2
@@ -112,6 +116,7 @@ type controller struct {
 	baseCur  int64 // lowest window mean (ns) since baseStart; 0 = none
 	basePrev int64 // lowest window mean in the period before
 	baseEnd  int64 // clock ns at which baseCur rotates into basePrev
+	smooth   int64 // EWMA of window means (ns)
 }
 
 // baseline returns the lowest window mean of the last one or two periods,
@@ -146,8 +151,16 @@ func (c *controller) sample(rtt, inflight int64, dropped bool, now int64) bool {
 		}
 		c.baseCur, c.baseEnd = 0, now+baselinePeriod
 	}
-	if c.baseCur == 0 || mean < c.baseCur {
-		c.baseCur = mean
+	// The baseline is the lowest smoothed mean: the smoothing (an EWMA
+	// over about five windows) keeps the minimum from picking the one
+	// lucky window of a heavy-tailed latency distribution.
+	if c.smooth == 0 {
+		c.smooth = mean
+	} else {
+		c.smooth += (mean - c.smooth) / smoothWindows
+	}
+	if c.baseCur == 0 || c.smooth < c.baseCur {
+		c.baseCur = c.smooth
 	}
 	c.update(float64(mean), float64(c.baseline()), c.dropped, float64(c.peak))
 	c.count, c.sum, c.dropped, c.peak = 0, 0, false, 0
