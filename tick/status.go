@@ -2,6 +2,7 @@ package tick
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -114,4 +115,33 @@ func (j *Job) staleAfter(ref time.Time, k int) time.Time {
 		}
 	}
 	return t
+}
+
+// MarshalJSON encodes s for status pages, with snake_case names, zero times
+// left out and LastError as its text.
+func (s Status) MarshalJSON() ([]byte, error) {
+	type out struct {
+		Name        string     `json:"name"`
+		Running     bool       `json:"running"`
+		Started     *time.Time `json:"started,omitempty"`
+		Next        *time.Time `json:"next,omitempty"`
+		LastRun     *time.Time `json:"last_run,omitempty"`
+		LastSuccess *time.Time `json:"last_success,omitempty"`
+		LastError   string     `json:"last_error,omitempty"`
+		Runs        uint64     `json:"runs"`
+		Failures    uint64     `json:"failures"`
+		Skipped     uint64     `json:"skipped"`
+	}
+	t := func(v time.Time) *time.Time {
+		if v.IsZero() {
+			return nil
+		}
+		return &v
+	}
+	o := out{Name: s.Name, Running: s.Running, Started: t(s.Started), Next: t(s.Next),
+		LastRun: t(s.LastRun), LastSuccess: t(s.LastSuccess), Runs: s.Runs, Failures: s.Failures, Skipped: s.Skipped}
+	if s.LastError != nil {
+		o.LastError = s.LastError.Error()
+	}
+	return json.Marshal(o)
 }
