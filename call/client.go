@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/ctxsleep"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
@@ -177,7 +178,7 @@ func New(opts ...Option) *Client {
 		o.base = http.DefaultTransport.(*http.Transport).Clone()
 	}
 	if o.sleep == nil {
-		o.sleep = sleepCtx
+		o.sleep = ctxsleep.Sleep
 	}
 	t := newTransport(&o)
 	return &Client{rt: t, hc: &http.Client{Transport: t}}
@@ -272,18 +273,4 @@ func (c *Client) BreakerState(host string) State {
 		return StateClosed
 	}
 	return c.rt.breakers.state(host)
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -7,6 +7,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"time"
+
+	"github.com/chassis-go/chassis/internal/ctxsleep"
 )
 
 // Policy says how often and how patiently [Do] retries. The zero Policy is
@@ -120,7 +122,7 @@ func (p *Policy) resolve(fn string) resolved {
 		r.now = time.Now
 	}
 	if r.sleep == nil {
-		r.sleep = sleep
+		r.sleep = ctxsleep.Sleep
 	}
 	if r.jitter == nil {
 		r.jitter = rand.Int64N
@@ -243,20 +245,6 @@ func (r *resolved) backoff(n int) time.Duration {
 		return time.Duration(r.jitter(int64(ceil)))
 	}
 	return time.Duration(r.jitter(int64(ceil) + 1))
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Permanent marks err as not worth retrying: [Do] returns it at once,
