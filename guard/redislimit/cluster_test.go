@@ -91,7 +91,7 @@ func TestFailover(t *testing.T) {
 				d, err := l.lim.Allow(ctx, l.key)
 				elapsed := time.Since(begin)
 				slowest = max(slowest, elapsed)
-				if elapsed > timeout+500*time.Millisecond {
+				if elapsed > timeout+time.Second {
 					t.Errorf("%v: Allow #%d %s took %v; want at most the timeout (%v) and scheduling", l.mode, i, when, elapsed, timeout)
 				}
 				if !l.degraded(d, err) {

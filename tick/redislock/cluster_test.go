@@ -47,7 +47,7 @@ func TestClusterSlots(t *testing.T) {
 func TestFailover(t *testing.T) {
 	pc := redistest.StartCluster(t)
 	b := pc.Backend(t) // the client's default options, as a service has them
-	const ttl = 1500 * time.Millisecond
+	const ttl = 2400 * time.Millisecond
 	newLocker := func() *redislock.Locker {
 		return redislock.New(b.Client, redislock.WithPrefix(b.Prefix), redislock.WithTTL(ttl))
 	}
