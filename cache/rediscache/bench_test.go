@@ -7,6 +7,7 @@ import (
 
 	"github.com/chassis-go/chassis/cache"
 	"github.com/chassis-go/chassis/cache/rediscache"
+	"github.com/chassis-go/chassis/internal/redistest"
 )
 
 // BenchmarkGetOrLoad measures a lookup answered by the local tier, and one
@@ -25,7 +26,7 @@ func BenchmarkGetOrLoad(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			_, client := newMini(b)
 			c := rediscache.New(client, rediscache.Config[string]{
-				Prefix: uniquePrefix(),
+				Prefix: redistest.NewPrefix(),
 				Local:  cache.Config[string, string]{MaxEntries: bc.local},
 			})
 			defer c.Close()

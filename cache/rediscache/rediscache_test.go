@@ -3,6 +3,7 @@ package rediscache_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,15 +17,16 @@ import (
 	"github.com/chassis-go/chassis/cache"
 	"github.com/chassis-go/chassis/cache/rediscache"
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/internal/redistest"
 	"github.com/chassis-go/chassis/testkit"
 )
 
 func TestTiers(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		cfg := rediscache.Config[string]{Prefix: b.prefix, Timeout: 5 * time.Second}
-		a := newReplica(t, b.newClient(), cfg)
-		bb := newReplica(t, b.newClient(), cfg)
+		cfg := rediscache.Config[string]{Prefix: b.Prefix, Timeout: 5 * time.Second}
+		a := newReplica(t, b.NewClient(t), cfg)
+		bb := newReplica(t, b.NewClient(t), cfg)
 		var loads atomic.Int64
 		load := func(context.Context, string) (string, error) { loads.Add(1); return "v1", nil }
 		if v, err := a.GetOrLoad(ctx, "k", load); err != nil || v != "v1" {
@@ -55,11 +57,11 @@ func TestTiers(t *testing.T) {
 // TestInvalidation: a Set or Delete on one replica reaches the other's
 // local tier.
 func TestInvalidation(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		cfg := rediscache.Config[string]{Prefix: b.prefix, Timeout: 5 * time.Second}
-		a := newReplica(t, b.newClient(), cfg)
-		bb := newReplica(t, b.newClient(), cfg)
+		cfg := rediscache.Config[string]{Prefix: b.Prefix, Timeout: 5 * time.Second}
+		a := newReplica(t, b.NewClient(t), cfg)
+		bb := newReplica(t, b.NewClient(t), cfg)
 		for _, r := range []replica{a, bb} {
 			if v, err := r.GetOrLoad(ctx, "k", loadValue("v1")); err != nil || v != "v1" {
 				t.Fatalf("GetOrLoad = %q, %v; want v1", v, err)
@@ -88,7 +90,7 @@ func TestInvalidation(t *testing.T) {
 		if v, err := a.GetOrLoad(ctx, "k", loadValue("from source")); err != nil || v != "from source" {
 			t.Errorf("A.GetOrLoad after B.Delete = %q, %v; want the load's value", v, err)
 		}
-		raw, err := b.newClient().Get(ctx, b.prefix+"k").Result()
+		raw, err := b.Client.Get(ctx, b.Prefix+"k").Result()
 		if err != nil || raw != "t" {
 			t.Errorf("Redis value after Delete and a load = %q, %v; want the tombstone %q", raw, err, "t")
 		}
@@ -102,7 +104,7 @@ func TestRedisDownDegradesToLocal(t *testing.T) {
 	clk := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	r := newReplica(t, client, rediscache.Config[string]{
 		Local:         cache.Config[string, string]{Clock: clk.Now},
-		Prefix:        uniquePrefix(),
+		Prefix:        redistest.NewPrefix(),
 		MeterProvider: sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader)),
 		Logger:        testkit.Logger(t),
 	})
@@ -153,7 +155,7 @@ func TestRedisDownDegradesToLocal(t *testing.T) {
 
 func TestUndecodableValue(t *testing.T) {
 	mr, client := newMini(t)
-	prefix := uniquePrefix()
+	prefix := redistest.NewPrefix()
 	ctx := context.Background()
 	type user struct{ Name string }
 	c := rediscache.New(client, rediscache.Config[user]{Prefix: prefix, Logger: testkit.Logger(t)})
@@ -177,7 +179,7 @@ func TestUndecodableValue(t *testing.T) {
 func TestResubscribeClearsLocal(t *testing.T) {
 	mr, client := newMini(t)
 	ctx := context.Background()
-	r := newReplica(t, client, rediscache.Config[string]{Prefix: uniquePrefix(), Logger: testkit.Logger(t)})
+	r := newReplica(t, client, rediscache.Config[string]{Prefix: redistest.NewPrefix(), Logger: testkit.Logger(t)})
 	if _, err := r.GetOrLoad(ctx, "k", loadValue("v")); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +198,7 @@ func TestResubscribeClearsLocal(t *testing.T) {
 
 func TestForeignMessagesAreIgnored(t *testing.T) {
 	mr, client := newMini(t)
-	prefix := uniquePrefix()
+	prefix := redistest.NewPrefix()
 	ctx := context.Background()
 	r := newReplica(t, client, rediscache.Config[string]{Prefix: prefix})
 	if _, err := r.GetOrLoad(ctx, "k", loadValue("v")); err != nil {
@@ -216,7 +218,7 @@ func TestLocalTierOptions(t *testing.T) {
 	_, client := newMini(t)
 	ctx := context.Background()
 	r := newReplica(t, client, rediscache.Config[string]{
-		Prefix: uniquePrefix(),
+		Prefix: redistest.NewPrefix(),
 		Local:  cache.Config[string, string]{MaxEntries: 2, NegativeTTL: time.Minute},
 	})
 	var loads atomic.Int64
@@ -266,7 +268,7 @@ func TestNewPanics(t *testing.T) {
 // TestNilOptions: nil Codec, Logger and MeterProvider mean the defaults.
 func TestNilOptions(t *testing.T) {
 	_, client := newMini(t)
-	r := newReplica(t, client, rediscache.Config[string]{Prefix: uniquePrefix(), Codec: nil, Logger: nil, MeterProvider: nil})
+	r := newReplica(t, client, rediscache.Config[string]{Prefix: redistest.NewPrefix(), Codec: nil, Logger: nil, MeterProvider: nil})
 	if v, err := r.GetOrLoad(context.Background(), "k", loadValue("v")); err != nil || v != "v" {
 		t.Errorf("GetOrLoad with nil options = %q, %v; want v, nil", v, err)
 	}
@@ -303,11 +305,11 @@ func (failing) Marshal(v string) ([]byte, error) {
 }
 
 func TestSetUnencodableValue(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend) {
+	redistest.ForEach(t, func(t *testing.T, b redistest.Backend) {
 		ctx := context.Background()
-		cfg := rediscache.Config[string]{Prefix: b.prefix, Codec: failing{}, Timeout: 5 * time.Second, Logger: testkit.Logger(t)}
-		a := newReplica(t, b.newClient(), cfg)
-		bb := newReplica(t, b.newClient(), cfg)
+		cfg := rediscache.Config[string]{Prefix: b.Prefix, Codec: failing{}, Timeout: 5 * time.Second, Logger: testkit.Logger(t)}
+		a := newReplica(t, b.NewClient(t), cfg)
+		bb := newReplica(t, b.NewClient(t), cfg)
 		if err := a.Set(ctx, "k", "good"); err != nil {
 			t.Fatal(err)
 		}
@@ -325,4 +327,22 @@ func TestSetUnencodableValue(t *testing.T) {
 			t.Errorf("B.GetOrLoad = %q, %v; want a load (Redis holds a tombstone, not good)", v, err)
 		}
 	})
+}
+
+// TestKeysSpreadOverCluster: each command touches one key, so keys carry no
+// hash tag and spread over every master of a cluster.
+func TestKeysSpreadOverCluster(t *testing.T) {
+	b := redistest.Cluster(t)
+	ctx := context.Background()
+	r := newReplica(t, b.NewClient(t), rediscache.Config[string]{Prefix: b.Prefix, Timeout: 5 * time.Second})
+	for i := range 100 {
+		k := "user-" + strconv.Itoa(i)
+		if _, err := r.GetOrLoad(ctx, k, loadValue(k)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Delete(ctx, "user-0"); err != nil {
+		t.Fatal(err)
+	}
+	redistest.AssertSpread(t, b.Client, b.Prefix+"*")
 }
