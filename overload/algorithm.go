@@ -3,6 +3,7 @@ package overload
 import (
 	"math"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -101,6 +102,29 @@ const (
 	vegasBetaScale  = 6
 )
 
+// window accumulates the samples of the current window with atomics, so
+// that Ticket.Done takes no lock; the Done that fills the window closes it
+// under Limiter.smu. A sample that lands while a window closes may count in
+// either window: the means stay right to within one sample.
+type window struct {
+	count   atomic.Int64
+	sum     atomic.Int64 // ns
+	peak    atomic.Int64 // most units in flight seen at an admission
+	dropped atomic.Bool
+	size    atomic.Int64 // samples that close the window: max(limit, minWindow)
+}
+
+// add records one sample and reports whether the window is full.
+func (w *window) add(rtt, inflight int64, dropped bool) bool {
+	w.sum.Add(max(rtt, 0))
+	if dropped {
+		w.dropped.Store(true)
+	}
+	for p := w.peak.Load(); inflight > p && !w.peak.CompareAndSwap(p, inflight); p = w.peak.Load() {
+	}
+	return w.count.Add(1) >= w.size.Load()
+}
+
 // controller holds an adaptive algorithm's state. It is guarded by
 // Limiter.smu.
 type controller struct {
@@ -108,19 +132,14 @@ type controller struct {
 	minL, maxL float64
 	limit      float64
 
-	// the current window
-	count    int64
-	sum      int64 // ns
-	dropped  bool
-	peak     int64 // most units in flight seen at an admission in the window
-	baseCur  int64 // lowest window mean (ns) since baseStart; 0 = none
-	basePrev int64 // lowest window mean in the period before
+	baseCur  int64 // lowest smoothed window mean (ns) since the period began; 0 = none
+	basePrev int64 // lowest smoothed window mean in the period before
 	baseEnd  int64 // clock ns at which baseCur rotates into basePrev
 	smooth   int64 // EWMA of window means (ns)
 }
 
-// baseline returns the lowest window mean of the last one or two periods,
-// or 0 before the first window closed.
+// baseline returns the lowest smoothed window mean of the last one or two
+// periods, or 0 before the first window closed.
 func (c *controller) baseline() int64 {
 	switch {
 	case c.basePrev == 0:
@@ -131,17 +150,20 @@ func (c *controller) baseline() int64 {
 	return min(c.baseCur, c.basePrev)
 }
 
-// sample adds one completed unit of work and reports whether it closed a
-// window (and so may have changed c.limit).
-func (c *controller) sample(rtt, inflight int64, dropped bool, now int64) bool {
-	c.count++
-	c.sum += max(rtt, 0)
-	c.dropped = c.dropped || dropped
-	c.peak = max(c.peak, inflight)
-	if c.count < max(int64(c.limit), minWindow) {
+// windowSize is how many samples close a window at the current limit.
+func (c *controller) windowSize() int64 { return max(int64(c.limit), minWindow) }
+
+// close ends the window w (if it is still full: another Done may have
+// closed it first) and moves the limit; it reports whether it did.
+func (c *controller) close(w *window, now int64) bool {
+	if w.count.Load() < w.size.Load() {
 		return false
 	}
-	mean := max(c.sum/c.count, 1)
+	count := w.count.Swap(0)
+	sum := w.sum.Swap(0)
+	peak := w.peak.Swap(0)
+	dropped := w.dropped.Swap(false)
+	mean := max(sum/max(count, 1), 1)
 	if now >= c.baseEnd {
 		// rotate; after a silence longer than a period, both buckets are
 		// too old to keep.
@@ -162,8 +184,8 @@ func (c *controller) sample(rtt, inflight int64, dropped bool, now int64) bool {
 	if c.baseCur == 0 || c.smooth < c.baseCur {
 		c.baseCur = c.smooth
 	}
-	c.update(float64(mean), float64(c.baseline()), c.dropped, float64(c.peak))
-	c.count, c.sum, c.dropped, c.peak = 0, 0, false, 0
+	c.update(float64(mean), float64(c.baseline()), dropped, float64(peak))
+	w.size.Store(c.windowSize())
 	return true
 }
 

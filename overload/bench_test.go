@@ -38,6 +38,18 @@ func BenchmarkAcquireDone(b *testing.B) {
 			})
 		})
 	}
+	b.Run("default config", func(b *testing.B) {
+		// a window closes every 100 samples
+		l := overload.NewLimiter(overload.Config{})
+		b.ReportAllocs()
+		for b.Loop() {
+			t, err := l.Acquire(ctx, overload.Default)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t.Done(overload.Success)
+		}
+	})
 	b.Run("refused", func(b *testing.B) {
 		l := overload.NewLimiter(overload.Config{Algorithm: overload.Fixed(1)})
 		t, _ := l.Acquire(ctx, overload.Critical)

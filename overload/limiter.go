@@ -110,7 +110,8 @@ type Limiter struct {
 	rejected [numReasons][numPriorities]atomic.Int64
 	errs     [numReasons][numPriorities]OverloadError // shared, read-only
 
-	smu sync.Mutex // guards ctl
+	win window
+	smu sync.Mutex // guards ctl; held only to close a window
 	ctl controller
 
 	qmu      sync.Mutex // guards queues
@@ -183,6 +184,7 @@ func NewLimiter(cfg Config) *Limiter {
 	}
 	l.tickets.New = func() any { return new(Ticket) }
 	l.limit.Store(int64(initL))
+	l.win.size.Store(l.ctl.windowSize())
 	for r := range numReasons {
 		for i := range numPriorities {
 			l.errs[r][i] = OverloadError{Reason: Reason(r), Priority: Priority(i - 1)}
@@ -241,12 +243,9 @@ func (t *Ticket) Done(o Outcome) {
 	t.l = nil
 	if o == Success || o == Dropped {
 		now := l.now()
-		l.smu.Lock()
-		if l.ctl.sample(now-t.start, t.inflight, o == Dropped, now) {
-			l.limit.Store(int64(math.Round(l.ctl.limit)))
-			l.baseline.Store(l.ctl.baseline())
+		if l.win.add(now-t.start, t.inflight, o == Dropped) {
+			l.closeWindow(now)
 		}
-		l.smu.Unlock()
 	}
 	l.inflight.Add(-1)
 	l.tickets.Put(t)
@@ -255,6 +254,20 @@ func (t *Ticket) Done(o Outcome) {
 		l.dispatchLocked()
 		l.qmu.Unlock()
 	}
+}
+
+// closeWindow closes the full window under smu and publishes the new limit
+// and baseline. A Done that finds smu held leaves the window to the holder
+// (or to the next Done), so no Done waits for another.
+func (l *Limiter) closeWindow(now int64) {
+	if !l.smu.TryLock() {
+		return
+	}
+	if l.ctl.close(&l.win, now) {
+		l.limit.Store(int64(math.Round(l.ctl.limit)))
+		l.baseline.Store(l.ctl.baseline())
+	}
+	l.smu.Unlock()
 }
 
 // now returns the clock in ns since l.epoch. With the default clock this
