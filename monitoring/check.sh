@@ -41,6 +41,16 @@ done
 [ "$missing" = 0 ] || exit 1
 echo "$(wc -w <<<"$alerts") alerts, each tested firing and silent"
 
+echo "== every runbook_url points to a runbook of docs/monitoring.md"
+anchors=$(sed -n 's/^### *\([A-Za-z0-9]*\) *$/\1/p' ../docs/monitoring.md | tr 'A-Z' 'a-z')
+for url in $(sed -n 's/^ *runbook_url: *//p' prometheus/*.yml | sort -u); do
+  case "$url" in
+    */docs/monitoring.md\#*) ;;
+    *) echo "runbook_url $url does not point into docs/monitoring.md" >&2; exit 1 ;;
+  esac
+  grep -qx "${url##*#}" <<<"$anchors" || { echo "runbook_url $url: no heading ### for it in docs/monitoring.md" >&2; exit 1; }
+done
+
 echo "== end-to-end: the reference service, a real Prometheus, the rules and the dashboard"
 cd e2e
 test -z "$(gofmt -l .)" || { gofmt -l .; echo "check.sh: gofmt the e2e module" >&2; exit 1; }

@@ -49,7 +49,7 @@ import (
 // skips them, and says so when one shows up after all (then remove it here).
 var notEmitted = map[string]string{
 	"chassis_timeout_overruns_total":           "needs a handler that ignores cancellation; the service's handlers honour it",
-	"chassis_redislimit_deny_cache_hits_total": "needs a reachable Redis and a hot denied key; the check runs Redis down to get the degraded metrics",
+	"chassis_redislimit_deny_cache_hits_total": "needs a reachable Redis: set CHASSIS_REDIS_ADDR (or -redis) and the check runs a third instance on it",
 	"chassis_call_hedges_total":                "the service's call.Client does not hedge",
 	"rpc_client_call_duration_seconds":         "the service has no gRPC client",
 	// Packages the reference service does not wire (yet).
@@ -82,6 +82,7 @@ func main() {
 	flag.StringVar(&cfg.root, "root", "../..", "the chassis repository")
 	flag.StringVar(&cfg.prometheus, "prometheus", "prometheus", "the Prometheus server binary")
 	flag.StringVar(&cfg.serviceBin, "service-bin", "", "a built reference service (default: go build it)")
+	flag.StringVar(&cfg.redis, "redis", os.Getenv("CHASSIS_REDIS_ADDR"), "a Redis host:port for a third instance C (rate limit in Redis, deny cache); empty: no C")
 	flag.StringVar(&cfg.metricsPath, "metrics-path", "/metrics", "path of the metrics on the scraped listener")
 	flag.DurationVar(&cfg.buildTimeout, "build-timeout", 4*time.Minute, "bound of the build of the reference service")
 	flag.DurationVar(&cfg.timeout, "timeout", 90*time.Second, "bound of the check once the service is built")
@@ -107,9 +108,9 @@ func main() {
 }
 
 type config struct {
-	root, prometheus, serviceBin, metricsPath string
-	timeout, buildTimeout                     time.Duration
-	keep                                      bool
+	root, prometheus, serviceBin, metricsPath, redis string
+	timeout, buildTimeout                            time.Duration
+	keep                                             bool
 }
 
 // procs are the processes started, killed on the way out.
@@ -234,16 +235,37 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return fmt.Errorf("instance B: %w", err)
 	}
 	fmt.Printf("   A: http %s grpc %s scrape %s\n   B: http %s grpc %s scrape %s\n", a.http, a.grpc, a.scrape, b.http, b.grpc, b.scrape)
+	targets := []string{a.scrape, b.scrape}
+
+	// C: the rate limit in a real Redis, when there is one, for the paths
+	// that need it (the deny cache). The limit's period is short so that its
+	// keys are gone from Redis seconds after the check.
+	var c *instance
+	if cfg.redis != "" {
+		if conn, err := net.DialTimeout("tcp", cfg.redis, time.Second); err != nil {
+			fmt.Printf("   no instance C: Redis at %s: %v\n", cfg.redis, err)
+		} else {
+			conn.Close()
+			c, err = startService(ctx, &ps, bin, filepath.Join(tmp, "service-c.log"), append(common,
+				"RATE_LIMIT=3", "RATE_LIMIT_PER=2s", "REDIS_ADDR="+cfg.redis))
+			if err != nil {
+				return fmt.Errorf("instance C: %w", err)
+			}
+			delete(notEmitted, "chassis_redislimit_deny_cache_hits_total")
+			targets = append(targets, c.scrape)
+			fmt.Printf("   C: http %s grpc %s scrape %s (Redis %s)\n", c.http, c.grpc, c.scrape, cfg.redis)
+		}
+	}
 
 	step("start Prometheus")
-	prom, err := startPrometheus(ctx, &ps, cfg, root, tmp, []string{a.scrape, b.scrape})
+	prom, err := startPrometheus(ctx, &ps, cfg, root, tmp, targets)
 	if err != nil {
 		return err
 	}
 	fmt.Println("   Prometheus at", prom)
 
 	step("drive traffic")
-	if err := traffic(ctx, a, b, &down); err != nil {
+	if err := traffic(ctx, a, b, c, &down); err != nil {
 		return err
 	}
 
@@ -500,8 +522,8 @@ scrape_configs:
 }
 
 // traffic makes both instances record what they can.
-func traffic(ctx context.Context, a, b *instance, down *atomic.Bool) error {
-	c := &http.Client{Timeout: 10 * time.Second}
+func traffic(ctx context.Context, a, b, c *instance, down *atomic.Bool) error {
+	client := &http.Client{Timeout: 10 * time.Second}
 	var (
 		mu   sync.Mutex
 		errs []error
@@ -520,7 +542,7 @@ func traffic(ctx context.Context, a, b *instance, down *atomic.Bool) error {
 		if body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}
-		resp, err := c.Do(req)
+		resp, err := client.Do(req)
 		if err != nil {
 			addErr(fmt.Errorf("%s %s: %w", method, u, err))
 			return
@@ -584,6 +606,17 @@ func traffic(ctx context.Context, a, b *instance, down *atomic.Bool) error {
 	}
 	if err := grpcHealth(ctx, b.grpc, "", "0"); err != nil {
 		errs = append(errs, err)
+	}
+
+	// C: 3 requests per 2s in Redis; the denials after the first are
+	// answered by the deny cache.
+	if c != nil {
+		C := "http://" + c.http
+		for range 10 {
+			do("GET", C+"/v1/notes", "", 200, 429)
+		}
+		do("GET", C+"/v1/notes", "", 429)
+		do("GET", C+"/readyz", "", 200)
 	}
 	return errors.Join(errs...)
 }
