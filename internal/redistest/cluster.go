@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -81,8 +82,10 @@ func StartCluster(t testing.TB) *PrivateCluster {
 	return pc
 }
 
-// freePorts returns n distinct loopback ports p that are free, with p+10000
-// (the cluster bus port Redis derives from p) free too.
+// freePorts returns n distinct free loopback ports p, with p+10000 (the
+// cluster bus port Redis derives from p) free too. Both are below 32768, the
+// usual start of the ephemeral range, so that no outgoing connection takes
+// a stopped node's port before it restarts.
 func freePorts(n int) ([]int, error) {
 	var lns []net.Listener
 	defer func() {
@@ -92,23 +95,20 @@ func freePorts(n int) ([]int, error) {
 	}()
 	var ports []int
 	for tries := 0; len(ports) < n; tries++ {
-		if tries == 100 {
-			return nil, fmt.Errorf("no port p with p+10000 free in %d tries", tries)
+		if tries == 1000 {
+			return nil, fmt.Errorf("no free port p with p+10000 free in %d tries", tries)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		p := 10000 + rand.IntN(32768-10000-10000)
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
 		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, ln) // held until all are found, so none repeats
-		p := ln.Addr().(*net.TCPAddr).Port
-		if p+10000 > 65535 {
 			continue
 		}
 		bus, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
 		if err != nil {
+			_ = ln.Close()
 			continue
 		}
-		lns = append(lns, bus)
+		lns = append(lns, ln, bus) // held until all are found, so none repeats
 		ports = append(ports, p)
 	}
 	return ports, nil
