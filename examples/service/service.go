@@ -108,10 +108,15 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 			return call.Token{Value: cfg.DownstreamToken}, nil
 		})),
 	)
-	store, err := openStore(cfg, tel)
+	base, err := openStore(cfg, tel)
 	if err != nil {
 		return nil, err
 	}
+	var rdb redis.UniversalClient
+	if s.redis != nil {
+		rdb = s.redis
+	}
+	store := newCachedStore(base, rdb, tel.MeterProvider())
 	s.store = store
 
 	// Feature flags through OpenFeature: a file when FLAGS_FILE is set,
