@@ -47,7 +47,7 @@ func main() {
 	root := http.NewServeMux()
 	root.Handle("GET /livez", checker.LiveHandler())
 	root.Handle("GET /readyz", checker.ReadyHandler())
-	root.Handle("/", api(mux))
+	root.Handle("/", api(httpkit.MuxErrors(mux))) // 404 and 405 as problem+json, through the stack
 
 	srv := httpkit.NewServer(cfg.Addr, root)
 	logger.Info("listening", "addr", cfg.Addr)
