@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -56,6 +57,8 @@ const (
 // eight-byte index slots and growth slack while the table fills
 // (BenchmarkMemoryBytesPerKey measures 42 bytes per key with 1M keys, 69
 // with 10k). A full default table of 16-byte keys takes 6 to 9 MB.
+// (A key longer than 4 GiB, which no entry can hold, is never tracked: it is
+// governed by the overflow allowance described under Eviction.)
 //
 // The table is split into up to 64 shards, each with its own lock and its own
 // share of MaxKeys, chosen by a hash of the key seeded per limiter (so
@@ -116,6 +119,9 @@ type MemoryLimiter struct {
 	maxKeys  int
 	shards   []shard
 	overflow atomic.Int64 // the TAT shared by every untracked key
+	// maxKeyLen is the length of the longest key an entry can hold
+	// (math.MaxUint32; lower in tests): longer keys are never tracked.
+	maxKeyLen uint64
 
 	// clamp is set for an injected clock, which unlike time.Now's monotonic
 	// reading may step back: latest is then the latest time seen, and an
@@ -143,10 +149,19 @@ type shard struct {
 	_       [64]byte // keep neighbouring shards' locks on separate cache lines
 }
 
+// entry is one tracked key: 24 bytes. The key's bytes are the entry's own
+// copy, held by pointer and 32-bit length so that the low 32 bits of the
+// key's hash fit beside them: evicting an entry finds its index slot from
+// hash, without hashing the key again (which would read the key's bytes, a
+// cache miss of its own in a large table).
 type entry struct {
-	key string
-	tat int64
+	p    *byte  // the key's bytes
+	n    uint32 // the key's length
+	hash uint32 // the low 32 bits of the key's hash
+	tat  int64
 }
+
+func (e *entry) key() string { return unsafe.String(e.p, e.n) }
 
 // NewMemoryLimiter returns an in-memory limiter applying l to each key
 // separately, tracking at most MaxKeys keys (see [MemoryLimiter] for the
@@ -178,15 +193,16 @@ func NewMemoryLimiter(l Limit, opts ...MemoryOption) *MemoryLimiter {
 	n = 1 << (bits.Len(uint(n)) - 1)
 
 	m := &MemoryLimiter{
-		limit:   l,
-		params:  paramsOf(l),
-		now:     cfg.now,
-		base:    cfg.now(),
-		seed:    maphash.MakeSeed(),
-		shift:   uint(64 - bits.TrailingZeros(uint(n))), // 64 for one shard: every hash >> 64 is 0
-		maxKeys: cfg.maxKeys,
-		shards:  make([]shard, n),
-		clamp:   clamp,
+		limit:     l,
+		params:    paramsOf(l),
+		now:       cfg.now,
+		base:      cfg.now(),
+		seed:      maphash.MakeSeed(),
+		shift:     uint(64 - bits.TrailingZeros(uint(n))), // 64 for one shard: every hash >> 64 is 0
+		maxKeys:   cfg.maxKeys,
+		shards:    make([]shard, n),
+		maxKeyLen: math.MaxUint32,
+		clamp:     clamp,
 	}
 	m.overflow.Store(neverUsed)
 	for i := range m.shards {
@@ -297,18 +313,25 @@ func (m *MemoryLimiter) admitNew(s *shard, key string, h uint64, now int64) gcra
 	if !r.allowed {
 		return r // an untracked key that is denied needs no state of its own
 	}
-	if len(s.entries) < s.limit {
+	switch {
+	case uint64(len(key)) > m.maxKeyLen:
+		// Too long for an entry: governed by the overflow state, like any
+		// key the table has no room for.
+	case len(s.entries) < s.limit:
 		s.insert(strings.Clone(key), h, r.tat)
 		return r
+	default:
+		if v := s.candidate(now); s.entries[v].tat <= max(untracked, now) {
+			// The victim is no more limited than an untracked key: once
+			// evicted it is governed by the overflow state, which is at
+			// least as strict.
+			s.replace(v, strings.Clone(key), h, r.tat)
+			return r
+		}
 	}
-	if v := s.candidate(now); s.entries[v].tat <= max(untracked, now) {
-		// The victim is no more limited than an untracked key: once evicted
-		// it is governed by the overflow state, which is at least as strict.
-		s.replace(v, maphash.String(m.seed, s.entries[v].key), strings.Clone(key), h, r.tat)
-		return r
-	}
-	// Every candidate is more limited than a newcomer: charge the shared
-	// overflow allowance instead of handing out a fresh bucket.
+	// Every candidate is more limited than a newcomer (or the key cannot be
+	// tracked): charge the shared overflow allowance instead of handing out
+	// a fresh bucket.
 	for {
 		ov := m.overflow.Load()
 		r = gcra(now, ov, m.params)
@@ -356,7 +379,7 @@ func (s *shard) find(key string, h uint64) int {
 			return -1
 		}
 		if slot&^math.MaxUint32 == tag {
-			if e := uint32(slot) - 1; s.entries[e].key == key {
+			if e := uint32(slot) - 1; s.entries[e].key() == key {
 				return int(e)
 			}
 		}
@@ -418,13 +441,19 @@ func (s *shard) insert(key string, h uint64, tat int64) {
 			}
 		}
 	}
-	s.entries = append(s.entries, entry{key: key, tat: tat})
+	s.entries = append(s.entries, newEntry(key, h, tat))
 	s.link(h, len(s.entries)-1)
 }
 
-// replace gives entry i, whose key has hash oldH, to key with hash h.
-func (s *shard) replace(i int, oldH uint64, key string, h uint64, tat int64) {
-	s.unlink(oldH, i)
-	s.entries[i] = entry{key: key, tat: tat}
+// replace gives entry i to key with hash h.
+func (s *shard) replace(i int, key string, h uint64, tat int64) {
+	s.unlink(uint64(s.entries[i].hash), i)
+	s.entries[i] = newEntry(key, h, tat)
 	s.link(h, i)
+}
+
+// newEntry returns the entry of key, which has hash h; key is the entry's own
+// copy and at most math.MaxUint32 bytes long.
+func newEntry(key string, h uint64, tat int64) entry {
+	return entry{p: unsafe.StringData(key), n: uint32(len(key)), hash: uint32(h), tat: tat}
 }

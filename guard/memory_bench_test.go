@@ -42,7 +42,7 @@ func BenchmarkXTimeRateAllow(b *testing.B) {
 // seen, with the table full of keys, so that each call evicts one. Its cost
 // should not grow with MaxKeys beyond cache effects.
 func BenchmarkMemoryAllowNewKeysAtCapacity(b *testing.B) {
-	for _, maxKeys := range []int{1_000, 1_000_000} {
+	for _, maxKeys := range []int{1_000, 100_000, 1_000_000} {
 		b.Run(fmt.Sprintf("MaxKeys=%d", maxKeys), func(b *testing.B) {
 			// Keys replenish 1µs after use, so full shards always have
 			// evictable entries, as under steady traffic of many clients.

@@ -35,12 +35,15 @@ func memCheckIndex(t *testing.T, m *MemoryLimiter) {
 			t.Errorf("shard %d: %d slots used of %d, %d entries, limit %d", i, used, len(s.slots), len(s.entries), s.limit)
 		}
 		for j, e := range s.entries {
-			h := maphash.String(m.seed, e.key)
+			h := maphash.String(m.seed, e.key())
 			if h>>m.shift != uint64(i) {
-				t.Errorf("entry %q in shard %d; want shard %d", e.key, i, h>>m.shift)
+				t.Errorf("entry %q in shard %d; want shard %d", e.key(), i, h>>m.shift)
 			}
-			if got := s.find(e.key, h); got != j {
-				t.Errorf("shard %d: find(%q) = %d; want %d", i, e.key, got, j)
+			if e.hash != uint32(h) {
+				t.Errorf("entry %q holds hash %#x; want %#x", e.key(), e.hash, uint32(h))
+			}
+			if got := s.find(e.key(), h); got != j {
+				t.Errorf("shard %d: find(%q) = %d; want %d", i, e.key(), got, j)
 			}
 		}
 		s.mu.Unlock()
@@ -163,8 +166,8 @@ func TestShardIndexChurn(t *testing.T) {
 				want[key] = len(s.entries) - 1
 			} else {
 				v := rng.IntN(len(s.entries))
-				old := s.entries[v].key
-				s.replace(v, maphash.String(seed, old), key, h, int64(step))
+				old := s.entries[v].key()
+				s.replace(v, key, h, int64(step))
 				delete(want, old)
 				want[key] = v
 			}
@@ -185,5 +188,32 @@ func TestShardIndexChurn(t *testing.T) {
 		if used != len(want) || len(s.entries) != len(want) {
 			t.Errorf("limit %d: %d slots used, %d entries; want %d", limit, used, len(s.entries), len(want))
 		}
+	}
+}
+
+// TestKeyTooLongIsUntracked: a key longer than an entry can hold is never
+// stored and is governed by the overflow allowance, like any key the table
+// has no room for, so it is never admitted more often than its Limit allows.
+func TestKeyTooLongIsUntracked(t *testing.T) {
+	t.Parallel()
+	clock := fakeclock.New(time.Unix(1000, 0))
+	m := NewMemoryLimiter(Limit{Rate: 1, Per: time.Hour}, WithClock(clock.Now))
+	m.maxKeyLen = 4
+	ctx := context.Background()
+	if d, _ := m.Allow(ctx, "longer"); !d.Allowed {
+		t.Fatalf("first event of a long key denied: %+v", d)
+	}
+	if n := m.Len(); n != 0 {
+		t.Errorf("Len() = %d after a long key; want 0 (not tracked)", n)
+	}
+	if d, _ := m.Allow(ctx, "longer"); d.Allowed {
+		t.Errorf("second event of a long key within the hour admitted: %+v", d)
+	}
+	if d, _ := m.Allow(ctx, "other-long"); d.Allowed {
+		t.Errorf("another long key admitted while the overflow allowance is spent: %+v", d)
+	}
+	clock.Advance(time.Hour)
+	if d, _ := m.Allow(ctx, "abc"); !d.Allowed || m.Len() != 1 {
+		t.Errorf("short key after replenishment: %+v, Len %d; want admitted and tracked", d, m.Len())
 	}
 }
