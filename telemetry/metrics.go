@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/otlptranslator"
@@ -59,7 +61,12 @@ func newMetricReader(ctx context.Context) (sdkmetric.Reader, http.Handler, error
 }
 
 // newPrometheusReader returns a Prometheus exporter registered on a new,
-// non-global registry, and a promhttp handler for that registry.
+// non-global registry, and a promhttp handler for that registry. The
+// registry also holds the Go runtime and process collectors
+// (go_goroutines, go_memstats_*, go_gc_duration_seconds,
+// process_resident_memory_bytes, process_open_fds, ...), the series every
+// Go dashboard expects; the process collector reports nothing on systems
+// without /proc.
 //
 // Names are translated with otlptranslator.UnderscoreEscapingWithSuffixes,
 // set explicitly because the exporter's default depends on the global
@@ -68,6 +75,12 @@ func newMetricReader(ctx context.Context) (sdkmetric.Reader, http.Handler, error
 // are dropped) and monotonic counters get _total.
 func newPrometheusReader() (sdkmetric.Reader, http.Handler, error) {
 	reg := prometheus.NewRegistry()
+	if err := reg.Register(collectors.NewGoCollector()); err != nil {
+		return nil, nil, fmt.Errorf("telemetry: register the Go collector: %w", err)
+	}
+	if err := reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{})); err != nil {
+		return nil, nil, fmt.Errorf("telemetry: register the process collector: %w", err)
+	}
 	exp, err := promexporter.New(
 		promexporter.WithRegisterer(reg),
 		promexporter.WithTranslationStrategy(otlptranslator.UnderscoreEscapingWithSuffixes),

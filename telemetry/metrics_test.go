@@ -233,3 +233,19 @@ func BenchmarkCounterAdd(b *testing.B) {
 		ctr.Add(ctx, 1, opt)
 	}
 }
+
+// The Prometheus page carries the Go runtime and process series every Go
+// dashboard expects.
+func TestMetricsHandler_runtime(t *testing.T) {
+	isolate(t)
+	p := mustInit(t, telemetry.Config{ServiceName: "orders"})
+	code, body, _ := scrape(t, p.MetricsHandler())
+	if code != http.StatusOK {
+		t.Fatalf("MetricsHandler() = %d", code)
+	}
+	for _, want := range []string{"go_goroutines ", "go_memstats_heap_alloc_bytes ", "process_resident_memory_bytes ", "process_open_fds "} {
+		if !strings.Contains(body, "\n"+want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+}
