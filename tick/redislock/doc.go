@@ -26,5 +26,12 @@
 // holder paused longer than the TTL may still act after losing it): writes
 // that must not interleave should carry the fencing token.
 //
+// Fencing tokens only grow while Redis keeps the counter: a master that
+// restarts without persistence, or a failover to a replica that had not yet
+// received the last INCR (replication is asynchronous), can hand out a token
+// again. Where fencing matters, run Redis with AOF (appendfsync always) or
+// accept that window; the tests show it on a cluster whose master is
+// stopped and restarted.
+//
 // It is one of the few chassis packages that import the Redis client.
 package redislock
