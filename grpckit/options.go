@@ -57,11 +57,13 @@ type ServerOption interface {
 	applyServer(*serverConfig)
 }
 
-// DialOption configures [DialOptions]. Only the shared options are
-// DialOptions, so giving a server-only option to DialOptions does not
-// compile. A nil DialOption is ignored.
+// DialOption configures [DialOptions]. The shared options are DialOptions
+// too; [WithRetry], [WithBreaker], [WithHedge], [Idempotent] and
+// [IdempotentFunc] are DialOptions only, so giving a server-only option to
+// DialOptions, or a client-only one to ServerOptions, does not compile. A
+// nil DialOption is ignored.
 type DialOption interface {
-	applyDial(*telemetryConfig)
+	applyDial(*dialConfig)
 }
 
 // Option is an option shared by [ServerOptions] and [DialOptions]: it is
@@ -74,9 +76,9 @@ func (o Option) applyServer(c *serverConfig) {
 	}
 }
 
-func (o Option) applyDial(c *telemetryConfig) {
+func (o Option) applyDial(c *dialConfig) {
 	if o != nil {
-		o(c)
+		o(&c.telemetry)
 	}
 }
 
@@ -260,19 +262,39 @@ func ServerOptions(logger *slog.Logger, opts ...ServerOption) []grpc.ServerOptio
 // DialOptions returns the grpc.DialOptions of a chassis client: a stats
 // handler (otelgrpc.NewClientHandler) that creates client spans, propagates
 // the trace context in the outgoing metadata and records the rpc.client.*
-// metrics. It adds no transport credentials: choose them yourself, as in
+// metrics, and, with [WithRetry], [WithBreaker] or [WithHedge], one unary
+// client interceptor (grpc.WithChainUnaryInterceptor) that applies them to
+// each unary call, outermost first:
 //
-//	conn, err := grpc.NewClient(target, append(grpckit.DialOptions(),
-//		grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))...)
+//	Retry(Hedge(Breaker(attempt)))
+//
+// (see "Clients" in the package documentation for the rules, and the
+// reasons for this order). Streams pass through untouched. Interceptors you
+// add with grpc.WithChainUnaryInterceptor after these options run inside
+// Breaker, once per attempt. It adds no transport credentials: choose them
+// yourself, as in
+//
+//	conn, err := grpc.NewClient(target, append(grpckit.DialOptions(
+//		grpckit.WithRetry(retry.Policy{Budget: budget}),
+//		grpckit.WithBreaker(breaker.Policy{}),
+//		grpckit.Idempotent(notespb.Notes_Get_FullMethodName),
+//	), grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))...)
 //
 // (insecure.NewCredentials() only for plaintext inside a trusted network).
-// Convert errors of calls with [ProblemFromStatus].
+// The returned options keep the breakers (one per target) and may be given
+// to several grpc.NewClient calls: clients of one target then share its
+// breaker, as they share the retry Budget. Convert errors of calls with
+// [ProblemFromStatus].
 func DialOptions(opts ...DialOption) []grpc.DialOption {
-	var c telemetryConfig
+	var c dialConfig
 	for _, opt := range opts {
 		if opt != nil {
 			opt.applyDial(&c)
 		}
 	}
-	return []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(c.otelOptions()...))}
+	out := []grpc.DialOption{grpc.WithStatsHandler(otelgrpc.NewClientHandler(c.telemetry.otelOptions()...))}
+	if c.retry != nil || c.breaker != nil || c.hedge != nil {
+		out = append(out, grpc.WithChainUnaryInterceptor(newClient(&c).unary))
+	}
+	return out
 }
