@@ -23,6 +23,9 @@ type Config struct {
 	// LogLevel is the starting log level; PUT /debug/loglevel changes it
 	// while running when DebugEndpoints is on.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
+	// LogFormat is "json" (one object per line, for collectors) or "text"
+	// (key=value, for people at a terminal).
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json" validate:"oneof=json|text"`
 
 	// RateLimit is the number of API requests one client may make per
 	// RateLimitPer, in bursts of up to RateLimitBurst (0 means RateLimit).

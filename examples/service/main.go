@@ -46,7 +46,10 @@ func run(ctx context.Context, stderr io.Writer) error {
 	}
 	level := new(slog.LevelVar)
 	level.Set(cfg.LogLevel)
-	logger := logz.New(stderr, &logz.Options{HandlerOptions: slog.HandlerOptions{Level: level}})
+	logger := logz.New(stderr, &logz.Options{
+		HandlerOptions: slog.HandlerOptions{Level: level},
+		Text:           cfg.LogFormat == "text",
+	})
 	logger.Info("starting", "version", chassis.Version, "config", config.Redacted(cfg))
 
 	tel, err := telemetry.Init(ctx, telemetry.Config{ServiceName: "notes", ServiceVersion: chassis.Version, Logger: logger})
