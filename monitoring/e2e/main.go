@@ -48,33 +48,24 @@ import (
 // rules) that the reference service cannot emit, with the reason. The check
 // skips them, and says so when one shows up after all (then remove it here).
 var notEmitted = map[string]string{
-	"chassis_timeout_overruns_total":           "needs a handler that ignores cancellation; the service's handlers honour it",
-	"chassis_redislimit_deny_cache_hits_total": "needs a reachable Redis: set CHASSIS_REDIS_ADDR (or -redis) and the check runs a third instance on it",
-	"chassis_call_hedges_total":                "the service's call.Client does not hedge",
-	"rpc_client_call_duration_seconds":         "the service has no gRPC client",
+	"chassis_timeout_overruns_total":   "needs a handler that ignores cancellation; the service's handlers honour it",
+	"chassis_call_hedges_total":        "the service's call.Client does not hedge",
+	"rpc_client_call_duration_seconds": "the service has no gRPC client",
 	// Packages the reference service does not wire (yet).
-	"chassis_flags_reloads_total":                     "flags: not wired in the reference service",
-	"chassis_flags_evaluations_total":                 "flags: not wired in the reference service",
-	"chassis_cache_hits_total":                        "cache: not wired in the reference service",
-	"chassis_cache_misses_total":                      "cache: not wired in the reference service",
-	"chassis_cache_loads_total":                       "cache: not wired in the reference service",
-	"chassis_cache_load_errors_total":                 "cache: not wired in the reference service",
-	"chassis_cache_evictions_total":                   "cache: not wired in the reference service",
-	"chassis_cache_entries":                           "cache: not wired in the reference service",
-	"chassis_rediscache_errors_total":                 "cache/rediscache: not wired in the reference service",
-	"chassis_rediscache_lookups_total":                "cache/rediscache: not wired in the reference service",
-	"chassis_rediscache_invalidations_sent_total":     "cache/rediscache: not wired in the reference service",
-	"chassis_rediscache_invalidations_received_total": "cache/rediscache: not wired in the reference service",
-	"chassis_rediscache_resyncs_total":                "cache/rediscache: not wired in the reference service",
-	"chassis_tick_runs_total":                         "tick: no scheduled job in the reference service",
-	"chassis_tick_failures_total":                     "tick: no scheduled job in the reference service",
-	"chassis_tick_skipped_total":                      "tick: no scheduled job in the reference service",
-	"chassis_tick_duration_seconds":                   "tick: no scheduled job in the reference service",
-	"chassis_tick_last_success_age_seconds":           "tick: no scheduled job in the reference service",
-	"chassis_overload_limit":                          "overload: not wired in the reference service",
-	"chassis_overload_inflight":                       "overload: not wired in the reference service",
-	"chassis_overload_queued":                         "overload: not wired in the reference service",
-	"chassis_overload_rejections_total":               "overload: not wired in the reference service",
+	"chassis_overload_limit":            "overload: not wired in the reference service",
+	"chassis_overload_inflight":         "overload: not wired in the reference service",
+	"chassis_overload_queued":           "overload: not wired in the reference service",
+	"chassis_overload_rejections_total": "overload: not wired in the reference service",
+}
+
+// needRedis lists the metrics only instances on a reachable Redis emit: they
+// join notEmitted when the check runs without one.
+var needRedis = []string{
+	"chassis_redislimit_deny_cache_hits_total",
+	"chassis_rediscache_lookups_total",
+	"chassis_rediscache_invalidations_sent_total",
+	"chassis_rediscache_invalidations_received_total",
+	"chassis_rediscache_resyncs_total",
 }
 
 func main() {
@@ -219,17 +210,26 @@ func run(ctx context.Context, cfg *config) (err error) {
 		return err
 	}
 
+	// Flag files: a good one for A, a broken one for B (rejected, counted).
+	goodFlags, badFlags := filepath.Join(tmp, "flags-good.json"), filepath.Join(tmp, "flags-bad.json")
+	if err := os.WriteFile(goodFlags, []byte(`{"flags": {"digest": {"variants": {"on": true, "off": false}, "default": "on"}}}`), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(badFlags, []byte(`{"flags": {"digest": `), 0o644); err != nil {
+		return err
+	}
+
 	step("start the reference service: A (memory limiter), B (Redis down, failing downstream)")
-	common := []string{"HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
+	common := []string{"PURGE_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
 		"DEBUG_ENDPOINTS=true", "DOWNSTREAM_TOKEN=e2e-downstream-token", "LOG_LEVEL=info",
 		"REQUEST_TIMEOUT=300ms", "MAX_BODY_BYTES=1024", "DRAIN_DELAY=0s", "SHUTDOWN_TIMEOUT=1s",
 		"OTEL_METRICS_EXPORTER=prometheus", "OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
-	a, err := startService(ctx, &ps, bin, filepath.Join(tmp, "service-a.log"), append(common, "RATE_LIMIT=40", "RATE_LIMIT_PER=1m"))
+	a, err := startService(ctx, &ps, bin, filepath.Join(tmp, "service-a.log"), append(common, "RATE_LIMIT=40", "RATE_LIMIT_PER=1m", "FLAGS_FILE="+goodFlags))
 	if err != nil {
 		return fmt.Errorf("instance A: %w", err)
 	}
 	b, err := startService(ctx, &ps, bin, filepath.Join(tmp, "service-b.log"), append(common,
-		"RATE_LIMIT=100000", "RATE_LIMIT_PER=1m", "REDIS_ADDR="+deadRedis, "FAN_OUT=16",
+		"RATE_LIMIT=100000", "RATE_LIMIT_PER=1m", "REDIS_ADDR="+deadRedis, "FAN_OUT=16", "FLAGS_FILE="+badFlags,
 		"DOWNSTREAM_URL=http://"+stubLis.Addr().String()+"/analyze", "DOWNSTREAM_TIMEOUT=1s"))
 	if err != nil {
 		return fmt.Errorf("instance B: %w", err)
@@ -237,23 +237,34 @@ func run(ctx context.Context, cfg *config) (err error) {
 	fmt.Printf("   A: http %s grpc %s scrape %s\n   B: http %s grpc %s scrape %s\n", a.http, a.grpc, a.scrape, b.http, b.grpc, b.scrape)
 	targets := []string{a.scrape, b.scrape}
 
-	// C: the rate limit in a real Redis, when there is one, for the paths
-	// that need it (the deny cache). The limit's period is short so that its
-	// keys are gone from Redis seconds after the check.
+	// C and D: two replicas on a real Redis, when there is one, for the
+	// paths that need it (the rate limiter's deny cache, the shared cache
+	// tier and its invalidations between replicas). The limit's period is
+	// short so that its keys are gone from Redis seconds after the check.
 	var c *instance
+	redisOK := false
 	if cfg.redis != "" {
 		if conn, err := net.DialTimeout("tcp", cfg.redis, time.Second); err != nil {
-			fmt.Printf("   no instance C: Redis at %s: %v\n", cfg.redis, err)
+			fmt.Printf("   no instances C and D: Redis at %s: %v\n", cfg.redis, err)
 		} else {
 			conn.Close()
-			c, err = startService(ctx, &ps, bin, filepath.Join(tmp, "service-c.log"), append(common,
-				"RATE_LIMIT=3", "RATE_LIMIT_PER=2s", "REDIS_ADDR="+cfg.redis))
-			if err != nil {
-				return fmt.Errorf("instance C: %w", err)
-			}
-			delete(notEmitted, "chassis_redislimit_deny_cache_hits_total")
-			targets = append(targets, c.scrape)
-			fmt.Printf("   C: http %s grpc %s scrape %s (Redis %s)\n", c.http, c.grpc, c.scrape, cfg.redis)
+			redisOK = true
+		}
+	}
+	if redisOK {
+		env := append(common, "RATE_LIMIT=10", "RATE_LIMIT_PER=2s", "REDIS_ADDR="+cfg.redis)
+		if c, err = startService(ctx, &ps, bin, filepath.Join(tmp, "service-c.log"), env); err != nil {
+			return fmt.Errorf("instance C: %w", err)
+		}
+		d, err := startService(ctx, &ps, bin, filepath.Join(tmp, "service-d.log"), env)
+		if err != nil {
+			return fmt.Errorf("instance D: %w", err)
+		}
+		targets = append(targets, c.scrape, d.scrape)
+		fmt.Printf("   C: http %s scrape %s, D: http %s scrape %s (Redis %s)\n", c.http, c.scrape, d.http, d.scrape, cfg.redis)
+	} else {
+		for _, m := range needRedis {
+			notEmitted[m] = "needs a reachable Redis: set CHASSIS_REDIS_ADDR (or -redis) and the check runs two more instances on it"
 		}
 	}
 
@@ -618,11 +629,15 @@ func traffic(ctx context.Context, a, b, c *instance, down *atomic.Bool) error {
 		errs = append(errs, err)
 	}
 
-	// C: 3 requests per 2s in Redis; the denials after the first are
-	// answered by the deny cache.
+	// C: a note through the shared cache tier (D gets the invalidation of
+	// its deletion), then 10 requests per 2s in Redis: the denials after the
+	// first are answered by the deny cache.
 	if c != nil {
 		C := "http://" + c.http
-		for range 10 {
+		do("POST", C+"/v1/notes", note, 201)
+		do("GET", C+"/v1/notes/1", "", 200)
+		do("DELETE", C+"/v1/notes/1", "", 204)
+		for range 15 {
 			do("GET", C+"/v1/notes", "", 200, 429)
 		}
 		do("GET", C+"/v1/notes", "", 429)
