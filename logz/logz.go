@@ -29,7 +29,9 @@ type Options struct {
 // New returns a logger that writes JSON (or text, see [Options.Text]) to w
 // through a [Handler]: records carry trace_id and span_id of the span in the
 // context passed to the logger's *Context methods, and sensitive attributes
-// are redacted. A nil opts means the zero [Options]; New copies what it
+// are redacted. In JSON, a time.Duration is written as its String form
+// ("1.5s", "250ms"), as the text format writes it, not as a number of
+// nanoseconds that people and dashboards misread. A nil opts means the zero [Options]; New copies what it
 // needs from opts, so later changes to *opts have no effect (changes to a
 // [slog.LevelVar] in opts.Level do, by design).
 //
@@ -49,7 +51,22 @@ func New(w io.Writer, opts *Options) *slog.Logger {
 	if o.Text {
 		base = slog.NewTextHandler(w, &ho)
 	} else {
+		ho.ReplaceAttr = readableDurations(ho.ReplaceAttr)
 		base = slog.NewJSONHandler(w, &ho)
 	}
 	return slog.New(NewHandler(base, o.RedactKeys...))
+}
+
+// readableDurations returns a ReplaceAttr that writes durations as strings,
+// then applies next, if any.
+func readableDurations(next func([]string, slog.Attr) slog.Attr) func([]string, slog.Attr) slog.Attr {
+	return func(groups []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		if next != nil {
+			return next(groups, a)
+		}
+		return a
+	}
 }
