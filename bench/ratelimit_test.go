@@ -3,10 +3,12 @@ package bench
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/sethvargo/go-limiter/memorystore"
 	ulule "github.com/ulule/limiter/v3"
 	ululememory "github.com/ulule/limiter/v3/drivers/store/memory"
@@ -203,4 +205,78 @@ func BenchmarkKeys1M(b *testing.B) {
 			}, func() { _ = s.Close(ctx) }
 		})
 	})
+}
+
+// BenchmarkNewKeyAtCapacity is one event on a key the limiter has not seen,
+// with its table already full, so that every event makes room by evicting a
+// key: the cost of a flood of new clients. Each size (1k, 100k and 1M keys)
+// is filled once, before its sub-benchmarks, and the keys then cycle through
+// 2×size+65,536 distinct strings, so that a key has always left the table by
+// the time it comes back. Keys replenish 1 µs after use, so there is always
+// something evictable, as under steady traffic of many clients.
+//
+//   - chassis: guard.MemoryLimiter with MaxKeys(size): sampled eviction of
+//     the entry closest to replenished (see its documentation).
+//   - lru: an LRU of x/time/rate Limiters (hashicorp/golang-lru/v2, one
+//     lock), the usual way to bound a map of limiters; it evicts the least
+//     recently used key whatever its state.
+func BenchmarkNewKeyAtCapacity(b *testing.B) {
+	ctx := context.Background()
+	for _, size := range []struct {
+		name string
+		n    int
+	}{{"1k", 1_000}, {"100k", 100_000}, {"1M", 1_000_000}} {
+		keys := make([]string, 2*size.n+1<<16)
+		for i := range keys {
+			keys[i] = "client-" + strconv.Itoa(i)
+		}
+		m := guard.NewMemoryLimiter(guard.Limit{Rate: 1, Per: time.Microsecond}, guard.MaxKeys(size.n))
+		for _, k := range keys[:size.n] {
+			m.Allow(ctx, k)
+		}
+		cache, err := lru.New[string, *rate.Limiter](size.n)
+		if err != nil {
+			b.Fatal(err)
+		}
+		every := rate.Every(time.Microsecond)
+		lruAllow := func(key string) bool {
+			l, ok := cache.Get(key)
+			if !ok {
+				l = rate.NewLimiter(every, 1)
+				cache.Add(key, l)
+			}
+			return l.Allow()
+		}
+		for _, k := range keys[:size.n] {
+			lruAllow(k)
+		}
+		b.Run(size.name+"/chassis", func(b *testing.B) {
+			i := size.n
+			b.ReportAllocs()
+			for b.Loop() {
+				if d, _ := m.Allow(ctx, keys[i]); !d.Allowed {
+					b.Fatal("denied")
+				}
+				if i++; i == len(keys) {
+					i = 0
+				}
+			}
+			if n := m.Len(); n > size.n {
+				b.Fatalf("Len() = %d; want <= %d", n, size.n)
+			}
+		})
+		b.Run(size.name+"/lru", func(b *testing.B) {
+			i := size.n
+			b.ReportAllocs()
+			for b.Loop() {
+				if !lruAllow(keys[i]) {
+					b.Fatal("denied")
+				}
+				if i++; i == len(keys) {
+					i = 0
+				}
+			}
+		})
+		runtime.GC()
+	}
 }
