@@ -452,3 +452,20 @@ func counters(t *testing.T, reader sdkmetric.Reader) map[string]int64 {
 	}
 	return out
 }
+
+// The client-only options are not ServerOptions: giving one to
+// ServerOptions does not compile.
+func TestDialOnlyOptionTypes(t *testing.T) {
+	t.Parallel()
+	for name, o := range map[string]grpckit.DialOption{
+		"WithRetry":      grpckit.WithRetry(retry.Policy{}),
+		"WithBreaker":    grpckit.WithBreaker(breaker.Policy{}),
+		"WithHedge":      grpckit.WithHedge(grpckit.HedgePolicy{Delay: time.Second}),
+		"Idempotent":     grpckit.Idempotent(checkMethod),
+		"IdempotentFunc": grpckit.IdempotentFunc(func(string) bool { return true }),
+	} {
+		if _, ok := o.(grpckit.ServerOption); ok {
+			t.Errorf("%s is a ServerOption; want a client-only option", name)
+		}
+	}
+}

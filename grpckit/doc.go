@@ -142,6 +142,60 @@
 //
 // # Clients
 //
-// DialOptions adds tracing and metrics to grpc.NewClient. It never adds
+// DialOptions adds tracing and metrics to grpc.NewClient and, with
+// WithRetry, WithBreaker and WithHedge, the resilience package call gives
+// HTTP clients, built on package retry and package breaker. It never adds
 // transport credentials: pass grpc.WithTransportCredentials yourself.
+//
+//	budget := retry.NewBudget(retry.BudgetConfig{}) // one per dependency
+//	conn, err := grpc.NewClient("dns:///notes:9090", append(grpckit.DialOptions(
+//		grpckit.WithRetry(retry.Policy{MaxAttempts: 3, Budget: budget}),
+//		grpckit.WithBreaker(breaker.Policy{}),
+//		grpckit.WithHedge(grpckit.HedgePolicy{Delay: 50 * time.Millisecond}),
+//		grpckit.Idempotent(notespb.Notes_Get_FullMethodName, notespb.Notes_List_FullMethodName),
+//	), grpc.WithTransportCredentials(creds))...)
+//
+// The rules, for unary calls (streams pass through untouched):
+//   - Only methods declared with Idempotent or IdempotentFunc are retried
+//     or hedged: gRPC has no idempotency marker on the wire, so the
+//     declaration is the only source.
+//   - Retried: Unavailable, and ResourceExhausted when the server sent a
+//     delay, as a google.rpc.RetryInfo detail (WithRateLimit sends one) or
+//     a grpc-retry-pushback-ms trailer; the delay replaces the backoff. A
+//     negative pushback means "do not retry". Nothing else, unless
+//     retry.Policy.Retryable says so.
+//   - The caller's context bounds everything: retry.Do never starts a wait
+//     that would end after its deadline, and returns the last error
+//     instead.
+//   - The breaker is per target (the string given to grpc.NewClient).
+//     Unavailable, DeadlineExceeded, ResourceExhausted, Internal and
+//     Unknown are failures; a call the caller canceled is neither success
+//     nor failure. An open breaker fails calls at once with Unavailable,
+//     and the error matches breaker.ErrOpen (errors.Is); it is never
+//     retried.
+//   - Hedging sends the call again when it had no answer for
+//     HedgePolicy.Delay; the first OK (or non-retryable) answer wins and
+//     the others are canceled. Each hedge spends one retry of the budget,
+//     and none is sent while the breaker is not closed.
+//
+// The interceptor applies them in this order, outermost first:
+//
+//	Retry(Hedge(Breaker(attempt)))
+//
+// Retry is outermost so that its budget counts one request per call and
+// its backoff spans everything inside; hedging runs within one try, so a
+// retry, after its backoff, may be hedged again; the breaker is innermost
+// so that every attempt the server sees, hedges included, is admitted by
+// it and counted in it, and an open breaker refuses an attempt before it
+// reaches the network (the refusal is not retried, as a retry would only be
+// refused again). Interceptors added with grpc.WithChainUnaryInterceptor
+// after DialOptions run inside, once per attempt, and so does the otelgrpc
+// stats handler: every attempt (retries and hedges included) is a client
+// span of its own, a child of the caller's span, and an rpc.client.*
+// measurement. The interceptor counts, under this package's scope,
+// chassis.grpc.client.retries and chassis.grpc.client.hedges (by
+// rpc.method), chassis.grpc.client.retry_budget.exhausted (hedges the
+// budget refused), and chassis.grpc.client.breaker.transitions (by
+// chassis.breaker.state and chassis.grpc.target) and
+// chassis.grpc.client.breaker.rejections (by chassis.grpc.target).
 package grpckit
