@@ -13,6 +13,7 @@
 //	-profile short|long   how long and how hard (default short)
 //	-seed n               seed of the fault injection and the load mix (default 1)
 //	-v                    progress and error samples on stderr
+//	-grpc-only            only the gRPC phase (about 15 s in the short profile)
 //
 // # Phases
 //
@@ -39,6 +40,18 @@
 // short one, or as many as fit in 20 seconds, at least 20,000) next to one
 // hot key: the service's memory stays bounded, the hot key gets no more
 // than its limit and a few well-behaved clients get every request through.
+//
+// gRPC: on a second instance of the service (its own RATE_LIMIT, drain
+// and shutdown timeout), a raw HTTP/2 client opens far more half-open
+// streams on one connection than the server advertises (the excess must be
+// refused, goroutines and memory stay bounded), then sends a burst of
+// HEADERS + RST_STREAM pairs (rapid reset) while a legitimate gRPC client
+// from another loopback address (127.0.0.2, its own rate-limit key)
+// measures its throughput and p99; every reset stream must be charged by
+// the rate limiter. Last, SIGTERM while a connection that never sent its
+// preface and a Watch with a zero flow-control window are open: the
+// process must exit within DRAIN_DELAY + SHUTDOWN_TIMEOUT + 2s, with the
+// exit code of a forced stop (1).
 //
 // Shutdown: SIGTERM while the load runs and slow streaming requests are in
 // flight: readiness turns 503, every request that was answered or sent
@@ -112,7 +125,15 @@ type profile struct {
 	sleepers        int
 	sleepFor        time.Duration
 
+	grpcStreams  int           // half-open streams on one connection
+	grpcResets   int           // HEADERS + RST_STREAM pairs of the burst
+	grpcResetCap time.Duration // the burst stops here even if short of grpcResets
+	grpcLegitDur time.Duration // the legitimate client's run before the burst
+	grpcDrain    time.Duration // DRAIN_DELAY of the gRPC phase's instance
+	grpcShutdown time.Duration // SHUTDOWN_TIMEOUT of the gRPC phase's instance
+
 	deadline time.Duration // whole run after the build: a safety net
+	grpcOnly bool          // run only the gRPC phase (-grpc-only)
 }
 
 func profiles(name string) (profile, bool) {
@@ -131,11 +152,15 @@ func profiles(name string) (profile, bool) {
 		p.loadWorkers, p.loadDur, p.maxRequests = 16, 10*time.Second, 2_000_000
 		p.faultCycles, p.recoveryTail = 2, 2*time.Second
 		p.floodKeys, p.floodMinKeys, p.floodCap, p.floodWorkers = 100_000, 20_000, 20*time.Second, 32
+		p.grpcStreams, p.grpcResets, p.grpcResetCap, p.grpcLegitDur = 10_000, 20_000, 10*time.Second, 2*time.Second
+		p.grpcDrain, p.grpcShutdown = time.Second, 3*time.Second
 		p.deadline = 3 * time.Minute
 	case "long":
 		p.loadWorkers, p.loadDur, p.maxRequests = 32, 2*time.Minute, 50_000_000
 		p.faultCycles, p.recoveryTail = 23, 20*time.Second // 5 minutes of faults
 		p.floodKeys, p.floodMinKeys, p.floodCap, p.floodWorkers = 250_000, 100_000, 3*time.Minute, 32
+		p.grpcStreams, p.grpcResets, p.grpcResetCap, p.grpcLegitDur = 100_000, 200_000, time.Minute, 5*time.Second
+		p.grpcDrain, p.grpcShutdown = drainDelay, shutdownTimeout
 		p.deadline = 20 * time.Minute
 	default:
 		return p, false
@@ -147,6 +172,7 @@ func main() {
 	profileName := flag.String("profile", "short", "short (CI, ~1.5 min) or long (~10 min)")
 	seed := flag.Uint64("seed", 1, "seed of the fault injection and the load mix")
 	verbose := flag.Bool("v", false, "progress details and error samples on stderr")
+	onlyGRPC := flag.Bool("grpc-only", false, "run only the gRPC phase (it has its own service instance)")
 	flag.Parse()
 	prof, ok := profiles(*profileName)
 	if !ok || flag.NArg() > 0 {
@@ -154,6 +180,7 @@ func main() {
 		os.Exit(2)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	prof.grpcOnly = *onlyGRPC
 	code := run(ctx, prof, *seed, *verbose, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -167,7 +194,9 @@ type soak struct {
 	stderr  io.Writer
 	rep     *report
 
+	bin    string // the service binary
 	svc    *proc
+	gsvc   *proc // the gRPC phase's own instance
 	ds     *downstream
 	hc     *http.Client // load
 	admin  *http.Client // bookkeeping: runtime, metrics, log level
@@ -194,6 +223,9 @@ func run(ctx context.Context, prof profile, seed uint64, verbose bool, stdout, s
 	setupErr := s.runPhases(ctx)
 	if s.svc != nil {
 		s.svc.kill()
+	}
+	if s.gsvc != nil {
+		s.gsvc.kill()
 	}
 	if s.ds != nil {
 		s.ds.close()
@@ -239,11 +271,17 @@ func (s *soak) runPhases(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	s.bin = bin
 	s.rep.info("build", "go build ./examples/service", fmtDur(time.Since(t)))
 
 	ctx, cancel = context.WithTimeout(ctx, s.prof.deadline)
 	defer cancel()
 
+	if s.prof.grpcOnly {
+		s.admin = newClient(4, true)
+		defer s.admin.CloseIdleConnections()
+		return s.grpcPhase(ctx)
+	}
 	token := randomToken()
 	if s.ds, err = newDownstream(token, s.seed); err != nil {
 		return err
@@ -280,6 +318,9 @@ func (s *soak) runPhases(ctx context.Context) error {
 		return err
 	}
 	s.debugBreaker(ctx, "after abuse")
+	if err := s.grpcPhase(ctx); err != nil {
+		return err
+	}
 	if err := s.shutdownPhase(ctx); err != nil {
 		return err
 	}

@@ -425,13 +425,18 @@ func (s *soak) leakPhase(ctx context.Context, b baseline) error {
 // logPhase reports what the service logged.
 func (s *soak) logPhase() {
 	lines, byLevel, panics, _ := s.svc.logs.snapshot()
+	s.rep.info("logs", "service log lines by level", fmt.Sprintf("%d (%s)", lines, fmtLevels(byLevel)))
+	s.rep.check("logs", "panics logged", fmt.Sprint(panics), "0", panics == 0)
+}
+
+// fmtLevels prints log line counts by level, "ERROR:3 INFO:12".
+func fmtLevels(byLevel map[string]uint64) string {
 	levels := make([]string, 0, len(byLevel))
 	for l, n := range byLevel {
 		levels = append(levels, fmt.Sprintf("%s:%d", l, n))
 	}
 	sort.Strings(levels)
-	s.rep.info("logs", "service log lines by level", fmt.Sprintf("%d (%s)", lines, strings.Join(levels, " ")))
-	s.rep.check("logs", "panics logged", fmt.Sprint(panics), "0", panics == 0)
+	return strings.Join(levels, " ")
 }
 
 func cycleString(c []segment) string {

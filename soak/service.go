@@ -55,6 +55,7 @@ func buildService(ctx context.Context, root, dir string) (string, error) {
 type proc struct {
 	cmd      *exec.Cmd
 	httpAddr string
+	grpcAddr string // from the "listening" line; "" if it has none
 	base     string // http://httpAddr
 	logs     *logSink
 	started  time.Time
@@ -89,6 +90,7 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 	select {
 	case rec := <-listening:
 		p.httpAddr, _ = rec["http"].(string)
+		p.grpcAddr, _ = rec["grpc"].(string)
 		p.base = "http://" + p.httpAddr
 		if p.httpAddr == "" {
 			p.kill()
@@ -275,6 +277,7 @@ type logSink struct {
 	byLevel  map[string]uint64
 	panics   uint64 // lines mentioning a panic
 	clean    bool   // "stopped cleanly" was logged
+	stopErr  string // the err of a "stopped" line (a shutdown that failed)
 	ring     []string
 	ringNext int
 }
@@ -297,6 +300,7 @@ func (s *logSink) consume(r io.Reader, listening chan<- map[string]any) {
 			Level string `json:"level"`
 			Msg   string `json:"msg"`
 			Panic bool   `json:"panic"`
+			Err   any    `json:"err"`
 		}
 		isJSON := json.Unmarshal(line, &rec) == nil
 		if isJSON && !sent && rec.Msg == "listening" {
@@ -322,6 +326,9 @@ func (s *logSink) consume(r io.Reader, listening chan<- map[string]any) {
 		if rec.Msg == "stopped cleanly" {
 			s.clean = true
 		}
+		if rec.Msg == "stopped" {
+			s.stopErr = fmt.Sprint(rec.Err)
+		}
 		if len(s.ring) < logRing {
 			s.ring = append(s.ring, string(line))
 		} else {
@@ -332,6 +339,14 @@ func (s *logSink) consume(r io.Reader, listening chan<- map[string]any) {
 	}
 	// Any read error means the pipe is gone with the process.
 	_, _ = io.Copy(io.Discard, r)
+}
+
+// stopError returns the err of the service's "stopped" line, "" if it
+// logged none.
+func (s *logSink) stopError() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stopErr
 }
 
 // tail returns up to n of the last lines.
