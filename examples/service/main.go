@@ -24,6 +24,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/chassis-go/chassis"
 	"github.com/chassis-go/chassis/config"
 	"github.com/chassis-go/chassis/logz"
@@ -50,6 +52,9 @@ func run(ctx context.Context, stderr io.Writer) error {
 		HandlerOptions: slog.HandlerOptions{Level: level},
 		Text:           cfg.LogFormat == "text",
 	})
+	// go-redis logs its own failures (dial errors, pool trouble) as plain
+	// text on stderr; send them through the service's JSON log instead.
+	redis.SetLogger(logz.NewPrintf(logger, slog.LevelWarn, "go-redis"))
 	logger.Info("starting", "version", chassis.Version, "config", config.Redacted(cfg))
 
 	tel, err := telemetry.Init(ctx, telemetry.Config{ServiceName: "notes", ServiceVersion: chassis.Version, Logger: logger})
