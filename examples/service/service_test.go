@@ -212,7 +212,7 @@ func TestService(t *testing.T) {
 		"MAX_BODY_BYTES=1024",
 		"REQUEST_TIMEOUT=5s",
 		"DEBUG_ENDPOINTS=true",
-		"DRAIN_DELAY=1s", "SHUTDOWN_TIMEOUT=10s",
+		"DRAIN_DELAY=3s", "SHUTDOWN_TIMEOUT=10s",
 	)
 	hc := &http.Client{Transport: &http.Transport{}}
 	defer hc.CloseIdleConnections()
@@ -437,19 +437,19 @@ func TestService(t *testing.T) {
 			t.Fatal(err)
 		}
 		// During the drain delay readiness fails while requests are served.
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			resp, err := http.Get(base + "/readyz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == http.StatusServiceUnavailable {
-					break
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz never answered 503 during the drain (last err %v)", err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		// Synchronise on the service's own "draining" line (logged when the
+		// drain starts) instead of polling for a window: the drain delay
+		// (DRAIN_DELAY=3s) is far longer than one local request.
+		if err := waitLog(p, `"msg":"draining"`, 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatalf("/readyz during the drain: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz during the drain = %d; want 503", resp.StatusCode)
 		}
 		for range inflight {
 			r := <-results
@@ -473,6 +473,20 @@ func TestService(t *testing.T) {
 			t.Errorf("no clean stop logged:\n%s", p.logs())
 		}
 	})
+}
+
+// waitLog waits until the service has logged a line containing want. It
+// reads what the process already wrote, so there is no race with the line
+// being written before the call.
+func waitLog(p *proc, want string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for !strings.Contains(p.logs(), want) {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("no log line with %s within %v:\n%s", want, limit, p.logs())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
 }
 
 func firstLines(s string, n int) string {
