@@ -21,10 +21,12 @@ type docRow struct {
 }
 
 // docAttr is a documented attribute key and, if the doc lists them, its
-// only allowed values.
+// only allowed values. An optional attribute (marked "(optional: ...)" in
+// the doc) may be absent from a data point.
 type docAttr struct {
-	key    string
-	values []string
+	key      string
+	values   []string
+	optional bool
 }
 
 func (r docRow) keys() []string {
@@ -35,10 +37,25 @@ func (r docRow) keys() []string {
 	return keys
 }
 
+// requiredKeys returns the keys every data point of the row carries.
+func (r docRow) requiredKeys() []string {
+	var keys []string
+	for _, a := range r.attrs {
+		if !a.optional {
+			keys = append(keys, a.key)
+		}
+	}
+	return keys
+}
+
 var (
 	backticked = regexp.MustCompile("`([^`]*)`")
 	parens     = regexp.MustCompile(`\([^)]*\)`)
 )
+
+// optionalMark replaces an "(optional: ...)" remark while an attribute
+// cell is parsed.
+const optionalMark = "\x00optional"
 
 // parseMetricsDoc reads the instrument tables of docs/metrics.md: every
 // Markdown table whose header has an "OTel name" column.
@@ -133,22 +150,30 @@ func parsePackages(cell string) []string {
 //	as above, plus `server.address` and `server.port`
 //	none
 //
-// Parenthesised remarks are ignored; "as above" starts from prev.
+// Parenthesised remarks are ignored, except that a remark starting with
+// "optional" marks the attributes of its segment optional; "as above"
+// starts from prev.
 func parseAttrs(cell string, prev []docAttr) []docAttr {
-	cell = parens.ReplaceAllString(cell, "")
+	cell = parens.ReplaceAllStringFunc(cell, func(remark string) string {
+		if strings.HasPrefix(strings.ToLower(strings.TrimPrefix(remark, "(")), "optional") {
+			return optionalMark
+		}
+		return ""
+	})
 	var attrs []docAttr
 	if strings.HasPrefix(strings.ToLower(cell), "as above") {
 		attrs = append(attrs, prev...)
 		cell = strings.TrimPrefix(cell[len("as above"):], ",")
 	}
 	for seg := range strings.FieldsFuncSeq(cell, func(r rune) bool { return r == ';' || r == ',' }) {
+		optional := strings.Contains(seg, optionalMark)
 		key, values, hasEq := strings.Cut(seg, "=")
 		if hasEq {
 			k := backticked.FindStringSubmatch(key)
 			if k == nil {
 				continue
 			}
-			a := docAttr{key: k[1]}
+			a := docAttr{key: k[1], optional: optional}
 			for _, v := range backticked.FindAllStringSubmatch(values, -1) {
 				a.values = append(a.values, v[1])
 			}
@@ -162,7 +187,7 @@ func parseAttrs(cell string, prev []docAttr) []docAttr {
 				// `network.protocol.name` / `.version`
 				key = last[:strings.LastIndexByte(last, '.')] + key
 			}
-			attrs = append(attrs, docAttr{key: key})
+			attrs = append(attrs, docAttr{key: key, optional: optional})
 			last = key
 		}
 	}
@@ -182,6 +207,8 @@ func TestParseAttrs(t *testing.T) {
 		{"`chassis.check` (the check's name, bounded); `chassis.check.status` = `up` / `down`", "chassis.check chassis.check.status=up/down"},
 		{"`http.route` (from `Request.Pattern`), `network.protocol.name` / `.version`", "http.route network.protocol.name network.protocol.version"},
 		{"as above, plus `server.address` and `server.port`", "a.b server.address server.port"},
+		{"`k` (a name); `v` (optional: when set, or not); `e` = `x` / `y` (optional: on errors)", "k v? e=x/y?"},
+		{"`a` (not optional)", "a"},
 	}
 	for _, tc := range cases {
 		var got []string
@@ -189,6 +216,9 @@ func TestParseAttrs(t *testing.T) {
 			s := a.key
 			if len(a.values) > 0 {
 				s += "=" + strings.Join(a.values, "/")
+			}
+			if a.optional {
+				s += "?"
 			}
 			got = append(got, s)
 		}

@@ -74,6 +74,10 @@ func TestMetricInventory(t *testing.T) {
 	exerciseWork(t, mp)
 	exerciseHealth(t, mp)
 	exerciseGRPC(t, mp)
+	exerciseCache(t, mp)
+	exerciseRedisCache(t, mp)
+	exerciseTick(t, mp)
+	exerciseFlags(t, mp)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
@@ -148,6 +152,13 @@ func TestMetricInventory(t *testing.T) {
 				for _, p := range problems {
 					t.Error(p)
 				}
+				// An optional attribute must still be recorded somewhere,
+				// or the exercise does not show what the doc says.
+				for _, a := range row.attrs {
+					if a.optional && !row.semconv && !slices.ContainsFunc(sets, func(s attribute.Set) bool { return s.HasValue(attribute.Key(a.key)) }) {
+						t.Errorf("%s (scope %s) optional attribute %s is never recorded; exercise it (docs/metrics.md:%d)", row.name, f.scope, a.key, row.line)
+					}
+				}
 			}
 		})
 	}
@@ -203,9 +214,20 @@ func checkAttrs(row docRow, scope string, set attribute.Set) []string {
 	if row.semconv {
 		return problems
 	}
-	want := row.keys()
-	sort.Strings(want)
-	if !slices.Equal(keys, want) { // set.ToSlice is sorted by key
+	// Every documented key but the optional ones, and no other.
+	required := row.requiredKeys()
+	extra := slices.ContainsFunc(keys, func(k string) bool { return !slices.Contains(row.keys(), k) })
+	missing := slices.ContainsFunc(required, func(k string) bool { return !slices.Contains(keys, k) })
+	if extra || missing { // set.ToSlice is sorted by key
+		var want []string
+		for _, a := range row.attrs {
+			if a.optional {
+				want = append(want, a.key+" (optional)")
+			} else {
+				want = append(want, a.key)
+			}
+		}
+		sort.Strings(want)
 		errorf("%s (scope %s) attribute keys = %v; want %v (docs/metrics.md:%d)", row.name, scope, keys, want, row.line)
 	}
 	return problems
@@ -462,7 +484,9 @@ func collectedSum(t *testing.T, reader sdkmetric.Reader, name string) int64 {
 	return n
 }
 
-// exerciseCall records the call instruments and http.client.request.duration.
+// exerciseCall records the call instruments (a retry, an exhausted retry
+// budget, breaker transitions and a rejection, a hedge) and
+// http.client.request.duration.
 func exerciseCall(t *testing.T, mp *sdkmetric.MeterProvider) {
 	t.Helper()
 	var flaky atomic.Int32
@@ -478,8 +502,23 @@ func exerciseCall(t *testing.T, mp *sdkmetric.MeterProvider) {
 		code, _ := strconv.Atoi(r.PathValue("code"))
 		w.WriteHeader(code)
 	})
+	// The first request to /slow never answers (until the client gives up
+	// on it), so a hedging client sends a hedge, which is answered.
+	var slowCalls atomic.Int32
+	unblock := make(chan struct{})
+	mux.HandleFunc("GET /slow/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if slowCalls.Add(1) == 1 {
+			select {
+			case <-r.Context().Done():
+			case <-unblock:
+			}
+			return
+		}
+		_, _ = io.WriteString(w, "ok")
+	})
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(unblock) }) // before srv.Close, which waits for handlers
 	fast := call.WithRetry(call.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: time.Millisecond})
 
 	do := func(c *call.Client, path string) (*http.Response, error) {
@@ -515,6 +554,13 @@ func exerciseCall(t *testing.T, mp *sdkmetric.MeterProvider) {
 	}
 	if _, err := do(breaking, "/status/500"); !errors.Is(err, call.ErrCircuitOpen) {
 		t.Errorf("GET /status/500 after a failure err = %v; want call.ErrCircuitOpen", err)
+	}
+
+	hedging := call.New(call.WithMeterProvider(mp), call.WithRetry(call.RetryPolicy{MaxAttempts: 1}),
+		call.WithRetryBudget(call.RetryBudget{Unlimited: true}), call.WithHedge(call.HedgePolicy{Delay: time.Millisecond}))
+	t.Cleanup(hedging.CloseIdleConnections)
+	if resp, err := do(hedging, "/slow/42"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("hedged GET /slow/42 = %v, %v; want 200 from the hedge", resp, err)
 	}
 }
 
