@@ -325,23 +325,6 @@ func (h *h2Conn) openStreams(ctx context.Context, method string, n int, reset bo
 	return sent, nil
 }
 
-// call sends one complete unary call of method with the framed message
-// msg (HEADERS, then DATA with END_STREAM) and returns its stream id.
-func (h *h2Conn) call(method string, msg []byte) (uint32, error) {
-	h.wmu.Lock()
-	defer h.wmu.Unlock()
-	id := h.nextID
-	h.nextID += 2
-	err := h.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: id, BlockFragment: h.enc.grpcHeaders(method), EndHeaders: true})
-	if err == nil {
-		err = h.fr.WriteData(id, true, msg)
-	}
-	if err == nil {
-		err = h.flushLocked()
-	}
-	return id, err
-}
-
 // errPingTimeout is returned by sync when the server does not acknowledge
 // its PING in time.
 var errPingTimeout = errors.New("no PING acknowledgement")
