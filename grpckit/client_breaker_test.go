@@ -69,6 +69,9 @@ func TestWithBreakerOpensAndCloses(t *testing.T) {
 	if n := srv.count(); n != 3 {
 		t.Errorf("server calls = %d; want still 3: an open breaker is neither sent nor retried", n)
 	}
+	if p := grpckit.ProblemFromStatus(err); p.Status != 503 || !errors.Is(p, breaker.ErrOpen) {
+		t.Errorf("ProblemFromStatus(open breaker's error) = %d, wraps ErrOpen %v; want 503 wrapping it", p.Status, errors.Is(p, breaker.ErrOpen))
+	}
 	// After OpenTimeout one probe goes through; it succeeds and closes the breaker.
 	mu.Lock()
 	healthy = true

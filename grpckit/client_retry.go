@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -12,6 +13,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/descriptorpb"
 
 	"github.com/chassis-go/chassis/breaker"
 	"github.com/chassis-go/chassis/retry"
@@ -84,11 +88,17 @@ func WithRetry(p retry.Policy) DialOption {
 // Idempotent declares the methods, by full name ("/notes.v1.Notes/Get", as
 // the generated ..._FullMethodName constants spell it), whose calls may be
 // sent more than once: retried ([WithRetry]) and hedged ([WithHedge]).
-// gRPC carries no idempotency marker on the wire, and the
-// idempotency_level option of a .proto file is not visible to grpc-go's
-// generated code, so a declaration with this option or [IdempotentFunc] is
-// the only source: a method not declared is never retried or hedged.
 // Several Idempotent options add up.
+//
+// gRPC carries no idempotency marker on the wire, so the client decides
+// alone. A method is idempotent if this option or [IdempotentFunc] says
+// so, or if its .proto says so with
+//
+//	rpc Get(GetRequest) returns (Note) { option idempotency_level = IDEMPOTENT; }
+//
+// (or NO_SIDE_EFFECTS), as read from the descriptor that the generated Go
+// code registers in protoregistry.GlobalFiles. Any other method is never
+// retried or hedged.
 func Idempotent(fullMethods ...string) DialOption {
 	methods := append([]string(nil), fullMethods...)
 	return dialOnly(func(c *dialConfig) {
@@ -125,7 +135,14 @@ type client struct {
 	hedge      *HedgePolicy     // nil without WithHedge
 	idempotent map[string]bool
 	idemFuncs  []func(string) bool
+	files      descriptorFinder // where .proto idempotency levels are read
+	protoIdem  sync.Map         // full method → bool, from files
 	tel        *clientInstruments
+}
+
+// descriptorFinder is the part of *protoregistry.Files the client uses.
+type descriptorFinder interface {
+	FindDescriptorByName(protoreflect.FullName) (protoreflect.Descriptor, error)
 }
 
 func newClient(c *dialConfig) *client {
@@ -133,6 +150,7 @@ func newClient(c *dialConfig) *client {
 		hedge:      c.hedge,
 		idempotent: c.idempotent,
 		idemFuncs:  c.idemFuncs,
+		files:      protoregistry.GlobalFiles,
 		tel:        newClientInstruments(c.telemetry.mp),
 	}
 	if c.retry != nil {
@@ -155,6 +173,43 @@ func (c *client) isIdempotent(method string) bool {
 		if f(method) {
 			return true
 		}
+	}
+	if v, ok := c.protoIdem.Load(method); ok {
+		return v.(bool)
+	}
+	idem := protoIdempotent(c.files, method)
+	c.protoIdem.Store(method, idem)
+	return idem
+}
+
+// protoIdempotent reports whether the descriptor of a full method
+// ("/pkg.Service/Method") in files has the idempotency_level IDEMPOTENT or
+// NO_SIDE_EFFECTS.
+func protoIdempotent(files descriptorFinder, method string) bool {
+	name := strings.TrimPrefix(method, "/")
+	i := strings.LastIndexByte(name, '/')
+	if i < 0 {
+		return false
+	}
+	full := protoreflect.FullName(name[:i] + "." + name[i+1:])
+	if !full.IsValid() {
+		return false
+	}
+	d, err := files.FindDescriptorByName(full)
+	if err != nil {
+		return false
+	}
+	md, ok := d.(protoreflect.MethodDescriptor)
+	if !ok {
+		return false
+	}
+	opts, ok := md.Options().(*descriptorpb.MethodOptions)
+	if !ok {
+		return false
+	}
+	switch opts.GetIdempotencyLevel() {
+	case descriptorpb.MethodOptions_IDEMPOTENT, descriptorpb.MethodOptions_NO_SIDE_EFFECTS:
+		return true
 	}
 	return false
 }

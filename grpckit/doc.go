@@ -156,9 +156,10 @@
 //	), grpc.WithTransportCredentials(creds))...)
 //
 // The rules, for unary calls (streams pass through untouched):
-//   - Only methods declared with Idempotent or IdempotentFunc are retried
-//     or hedged: gRPC has no idempotency marker on the wire, so the
-//     declaration is the only source.
+//   - Only idempotent methods are retried or hedged: those declared with
+//     Idempotent or IdempotentFunc, or marked in their .proto with option
+//     idempotency_level = IDEMPOTENT (or NO_SIDE_EFFECTS). gRPC has no
+//     idempotency marker on the wire: these are the only sources.
 //   - Retried: Unavailable, and ResourceExhausted when the server sent a
 //     delay, as a google.rpc.RetryInfo detail (WithRateLimit sends one) or
 //     a grpc-retry-pushback-ms trailer; the delay replaces the backoff. A
