@@ -3,7 +3,7 @@
 // capacity, first on the virtual clock (the contenders that take one),
 // then in real time (all of them).
 //
-// Usage: go run ./cmd/overloadsim [-wall=false] [-seed 1]
+// Usage, from bench/: go run ./overload/cmd/overloadsim [-wall=false] [-seed 1]
 package main
 
 import (
