@@ -49,9 +49,12 @@
 //
 // # Cost
 //
-// While nobody is queued, Acquire is a few atomic operations and Done one
-// short critical section to add the sample; neither allocates, and a
-// refusal returns a preallocated error. See BENCHMARKS.md for the numbers
+// While nobody is queued, Acquire and Done are a few atomic operations and
+// two reads of the monotonic clock, with no lock: the Done that fills a
+// window moves the limit under a lock that no other Done waits for (it
+// tries it, and leaves the window to the holder). Neither allocates, and a
+// refusal returns a preallocated error. The queue, when used, has its own
+// lock. See BENCHMARKS.md for the numbers
 // and for the overload simulation against failsafe-go, kratos BBR and
 // go-zero.
 //
