@@ -19,7 +19,8 @@ import (
 // latency that a few slow servers or connections add, for little extra
 // load: only the slowest calls are hedged. It mirrors call.HedgePolicy.
 //
-// A HedgePolicy is a plain value: [WithHedge] copies it.
+// The zero HedgePolicy is invalid (Delay must be set). A HedgePolicy is a
+// plain value: [WithHedge] copies it.
 type HedgePolicy struct {
 	// Delay is how long an attempt may go without an answer before a
 	// hedge is sent, and then between hedges. Set it near the

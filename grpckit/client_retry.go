@@ -244,7 +244,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 	if c.breakers != nil {
 		u.br = c.breakers.get(cc.Target())
 	}
-	idem := c.isIdempotent(method)
+	idem := (c.retry != nil || c.hedge != nil) && c.isIdempotent(method)
 	if c.retry == nil || !idem {
 		if c.budget != nil {
 			c.budget.Deposit()
