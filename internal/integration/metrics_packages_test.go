@@ -3,6 +3,8 @@ package integration_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -19,7 +21,9 @@ import (
 	"github.com/chassis-go/chassis/cache"
 	"github.com/chassis-go/chassis/cache/rediscache"
 	"github.com/chassis-go/chassis/flags"
+	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/overload"
 	"github.com/chassis-go/chassis/tick"
 )
 
@@ -275,5 +279,36 @@ func exerciseFlags(t *testing.T, mp *sdkmetric.MeterProvider) {
 	write(`{"flags": {"new-checkout": {"variants": {"on": true}, "default": "missing"}}}`)
 	if err := p.Reload(); err == nil {
 		t.Errorf("Provider.Reload() of an invalid file err = nil; want it rejected")
+	}
+}
+
+// exerciseOverload records the overload instruments through a limiter of
+// one unit that is taken at collection: a refusal by Acquire and one by
+// guard.Shed (a 503). The observable instruments stay registered until
+// Close, after collection.
+func exerciseOverload(t *testing.T, mp *sdkmetric.MeterProvider) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), patience)
+	defer cancel()
+	l := overload.NewLimiter(overload.Config{Name: "inventory", Algorithm: overload.Fixed(1), MeterProvider: mp})
+	t.Cleanup(l.Close)
+	held, err := l.Acquire(ctx, overload.Default)
+	if err != nil {
+		t.Fatalf("overload Acquire() err = %v; want the limiter's one unit", err)
+	}
+	t.Cleanup(func() { held.Done(overload.Ignored) }) // in flight at collection
+	if _, err := l.Acquire(ctx, overload.Sheddable); !errors.Is(err, overload.ErrOverloaded) {
+		t.Errorf("overload Acquire() at the limit err = %v; want overload.ErrOverloaded", err)
+	}
+	shed := guard.Shed(guard.ShedConfig{Limiter: l})(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("guard.Shed called the handler at the limit")
+	}))
+	rec := httptest.NewRecorder()
+	shed.ServeHTTP(rec, httptest.NewRequestWithContext(ctx, http.MethodGet, "/users/42?token=secret", nil))
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("guard.Shed at the limit status = %d; want 503", rec.Code)
+	}
+	if st := l.Status(); st.InFlight != 1 || st.Rejected[overload.Sheddable][overload.ReasonLimit] != 1 || st.Rejected[overload.Default][overload.ReasonLimit] != 1 {
+		t.Errorf("overload Status() = %+v; want 1 in flight, one sheddable and one default refusal for the limit", st)
 	}
 }

@@ -78,6 +78,7 @@ func TestMetricInventory(t *testing.T) {
 	exerciseRedisCache(t, mp)
 	exerciseTick(t, mp)
 	exerciseFlags(t, mp)
+	exerciseOverload(t, mp)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
