@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/codes"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/chassis-go/chassis/breaker"
@@ -27,6 +28,7 @@ import (
 func slowFirst(canceled chan<- error) func(context.Context, int) error {
 	return func(ctx context.Context, n int) error {
 		_ = grpc.SetHeader(ctx, metadata.Pairs("n", strconv.Itoa(n)))
+		_ = grpc.SetTrailer(ctx, metadata.Pairs("t", strconv.Itoa(n)))
 		if n == 1 {
 			<-ctx.Done()
 			canceled <- ctx.Err()
@@ -47,12 +49,19 @@ func TestWithHedgeWins(t *testing.T) {
 		grpckit.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
 		grpckit.WithHedge(grpckit.HedgePolicy{Delay: time.Millisecond}), grpckit.Idempotent(checkMethod))
 	var header, trailer metadata.MD
-	resp, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.Header(&header), grpc.Trailer(&trailer))
+	var p peer.Peer
+	resp, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}, grpc.Header(&header), grpc.Trailer(&trailer), grpc.Peer(&p))
 	if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("Check() = %v, %v; want SERVING from the hedge", resp, err)
 	}
 	if got := header.Get("n"); len(got) != 1 || got[0] != "2" {
 		t.Errorf("header n = %v; want the hedge's [2]", got)
+	}
+	if got := trailer.Get("t"); len(got) != 1 || got[0] != "2" {
+		t.Errorf("trailer t = %v; want the hedge's [2]", got)
+	}
+	if p.Addr == nil {
+		t.Error("peer address = nil; want the hedge's peer")
 	}
 	select {
 	case err := <-canceled:
@@ -216,4 +225,34 @@ func TestWithHedgePanic(t *testing.T) {
 	}()
 	_, _ = healthpb.NewHealthClient(conn).Check(t.Context(), &healthpb.HealthCheckRequest{})
 	t.Error("Check() returned; want the attempt's panic")
+}
+
+// With retries, every try may be hedged: a try whose attempts all fail
+// with Unavailable is retried, and the retry is hedged again.
+func TestWithHedgeAndRetry(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	client, srv := serveFlaky(t, func(ctx context.Context, n int) error {
+		switch n {
+		case 1: // the first try's attempt: slow, then fails
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(20 * time.Millisecond):
+				return errUnavailable
+			}
+		case 2: // the first try's hedge fails at once
+			return errUnavailable
+		}
+		return nil
+	}, grpckit.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
+		grpckit.WithRetry(fastRetry), grpckit.WithHedge(grpckit.HedgePolicy{Delay: time.Millisecond}), grpckit.Idempotent(checkMethod))
+	if _, err := client.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatalf("Check() err = %v; want success on the retry", err)
+	}
+	c := counters(t, reader)
+	if n := srv.count(); n < 3 || c["chassis.grpc.client.retries/rpc.method=grpc.health.v1.Health/Check"] != 1 ||
+		c["chassis.grpc.client.hedges/rpc.method=grpc.health.v1.Health/Check"] < 1 {
+		t.Errorf("server calls = %d, metrics = %v; want at least 3 calls, 1 retry and a hedge", n, c)
+	}
 }
