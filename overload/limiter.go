@@ -322,6 +322,9 @@ func (l *Limiter) Acquire(ctx context.Context, p Priority) (*Ticket, error) {
 		if n, ok := l.tryAdmit(pi); ok {
 			return l.ticket(n), nil
 		}
+		if l.maxQueue == 0 {
+			return nil, l.reject(ReasonLimit, pi) // no queue: refuse without a lock
+		}
 	}
 	return l.wait(ctx, pi, remain)
 }
