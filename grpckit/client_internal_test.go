@@ -1,6 +1,7 @@
 package grpckit
 
 import (
+	"strconv"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
@@ -57,5 +58,26 @@ func TestProtoIdempotent(t *testing.T) {
 				t.Errorf("isIdempotent(%q) = %v; want %v", method, got, want)
 			}
 		}
+	}
+}
+
+// The per-method state is bounded: methods beyond maxMethods are counted
+// as "_OTHER" and their idempotency is looked up each time.
+func TestClientMethodsBounded(t *testing.T) {
+	t.Parallel()
+	c := newClient(&dialConfig{})
+	for i := range maxMethods + 10 {
+		m := "/x.S/M" + strconv.Itoa(i)
+		c.tel.methodOpt(m)
+		c.isIdempotent(m)
+	}
+	if n := c.tel.nMethods.Load(); n != maxMethods {
+		t.Errorf("metric attribute sets = %d; want %d", n, maxMethods)
+	}
+	if n := c.nIdem.Load(); n != maxMethods {
+		t.Errorf("cached idempotency lookups = %d; want %d", n, maxMethods)
+	}
+	if c.tel.methodOpt("/x.S/Mnew") != c.tel.otherOpt {
+		t.Error("methodOpt(new method beyond the bound) is not the _OTHER set")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -137,6 +138,7 @@ type client struct {
 	idemFuncs  []func(string) bool
 	files      descriptorFinder // where .proto idempotency levels are read
 	protoIdem  sync.Map         // full method → bool, from files
+	nIdem      atomic.Int32     // entries in protoIdem, at most maxMethods
 	tel        *clientInstruments
 }
 
@@ -178,7 +180,11 @@ func (c *client) isIdempotent(method string) bool {
 		return v.(bool)
 	}
 	idem := protoIdempotent(c.files, method)
-	c.protoIdem.Store(method, idem)
+	if c.nIdem.Add(1) > maxMethods {
+		c.nIdem.Add(-1) // too many methods: look them up every time
+	} else if _, loaded := c.protoIdem.LoadOrStore(method, idem); loaded {
+		c.nIdem.Add(-1)
+	}
 	return idem
 }
 

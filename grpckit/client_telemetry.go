@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -22,8 +23,16 @@ type clientInstruments struct {
 	exhausted   metric.Int64Counter
 	transitions metric.Int64Counter
 	rejections  metric.Int64Counter
-	methods     sync.Map // full method → metric.AddOption (rpc.method)
+	methods     sync.Map     // full method → metric.AddOption (rpc.method)
+	nMethods    atomic.Int32 // entries in methods, at most maxMethods
+	otherOpt    metric.AddOption
 }
+
+// maxMethods bounds the methods a client keeps state for (metric attribute
+// sets, idempotency lookups), so that a proxy forwarding whatever method
+// names its callers send cannot grow it without bound; methods beyond it
+// are counted as rpc.method "_OTHER".
+const maxMethods = 1000
 
 func newClientInstruments(mp metric.MeterProvider) *clientInstruments {
 	if mp == nil {
@@ -39,6 +48,7 @@ func newClientInstruments(mp metric.MeterProvider) *clientInstruments {
 		return c
 	}
 	return &clientInstruments{
+		otherOpt:    metric.WithAttributeSet(attribute.NewSet(attribute.String("rpc.method", "_OTHER"))),
 		retries:     counter("chassis.grpc.client.retries", "{retry}", "Retries of unary calls sent by grpckit's client interceptor, after the first try."),
 		hedges:      counter("chassis.grpc.client.hedges", "{call}", "Hedged attempts of unary calls sent while an earlier attempt had no answer."),
 		exhausted:   counter("chassis.grpc.client.retry_budget.exhausted", "{hedge}", "Hedges not sent because the retry budget was spent."),
@@ -53,8 +63,15 @@ func (in *clientInstruments) methodOpt(method string) metric.AddOption {
 	if v, ok := in.methods.Load(method); ok {
 		return v.(metric.AddOption)
 	}
+	if in.nMethods.Add(1) > maxMethods {
+		in.nMethods.Add(-1)
+		return in.otherOpt
+	}
 	opt := metric.WithAttributeSet(attribute.NewSet(attribute.String("rpc.method", strings.TrimPrefix(method, "/"))))
-	v, _ := in.methods.LoadOrStore(method, opt)
+	v, loaded := in.methods.LoadOrStore(method, opt)
+	if loaded {
+		in.nMethods.Add(-1)
+	}
 	return v.(metric.AddOption)
 }
 

@@ -195,8 +195,9 @@
 // span of its own, a child of the caller's span, and an rpc.client.*
 // measurement. The interceptor counts, under this package's scope,
 // chassis.grpc.client.retries and chassis.grpc.client.hedges (by
-// rpc.method), chassis.grpc.client.retry_budget.exhausted (hedges the
-// budget refused), and chassis.grpc.client.breaker.transitions (by
+// rpc.method, "_OTHER" beyond the first 1000 methods a client sees, so
+// that a proxy cannot grow the attribute sets without bound),
+// chassis.grpc.client.retry_budget.exhausted (hedges the budget refused), and chassis.grpc.client.breaker.transitions (by
 // chassis.breaker.state and chassis.grpc.target) and
 // chassis.grpc.client.breaker.rejections (by chassis.grpc.target).
 package grpckit
