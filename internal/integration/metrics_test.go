@@ -79,6 +79,7 @@ func TestMetricInventory(t *testing.T) {
 	exerciseTick(t, mp)
 	exerciseFlags(t, mp)
 	exerciseOverload(t, mp)
+	exerciseGRPCClient(t, mp, reader)
 
 	var rm metricdata.ResourceMetrics
 	if err := reader.Collect(context.Background(), &rm); err != nil {
