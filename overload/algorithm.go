@@ -74,6 +74,10 @@ func AIMD() Algorithm { return Algorithm{kind: kindAIMD} }
 // limit grows by log10(limit) (at least 1) per window; above β it drops by
 // the excess queue at once (by up to half per window), where Netflix's
 // VegasLimit takes off only log10(limit); a Dropped outcome cuts it by 10%.
+// Vegas keeps less queueing than Gradient when latencies vary little, but
+// a heavy latency tail reads to it as a queue, and it then holds the limit
+// below what the service sustains (see the overload simulation in
+// BENCHMARKS.md): prefer Gradient unless your latencies are tight.
 func Vegas() Algorithm { return Algorithm{kind: kindVegas} }
 
 // Fixed returns a constant limit of n: a plain bulkhead, with the limiter's
