@@ -2,6 +2,7 @@ package overload_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -54,4 +55,17 @@ func ExampleLimiter_Acquire() {
 	}
 	fmt.Println(l.Limit(), l.InFlight())
 	// Output: 20 0
+}
+
+// ExampleLimiter_Status shows the snapshot an operator's page shows (for
+// example through admin.ReporterFunc(func() any { return l.Status() })).
+func ExampleLimiter_Status() {
+	l := overload.NewLimiter(overload.Config{Name: "api", Algorithm: overload.Fixed(1)})
+	t, _ := l.Acquire(context.Background(), overload.Critical)
+	defer t.Done(overload.Success)
+	_, _ = l.Acquire(context.Background(), overload.Sheddable)
+
+	b, _ := json.Marshal(l.Status())
+	fmt.Println(string(b))
+	// Output: {"name":"api","algorithm":"fixed","limit":1,"in_flight":1,"queued":0,"baseline_ns":0,"rejected":{"sheddable":{"limit":1}}}
 }
