@@ -24,10 +24,12 @@ func (s *serverMW) unary(ctx context.Context, req any, info *grpc.UnaryServerInf
 	start := time.Now()
 	resp, err := s.callUnary(ctx, req, info, handler)
 	if err == nil {
+		releaseShed(ctx, codes.OK)
 		s.logCall(ctx, info.FullMethod, start, codes.OK, nil)
 		return resp, nil
 	}
 	code, mapped := toStatus(err)
+	releaseShed(ctx, code)
 	s.logCall(ctx, info.FullMethod, start, code, err)
 	return nil, mapped
 }
@@ -48,10 +50,12 @@ func (s *serverMW) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServer
 	ctx := ss.Context()
 	err := s.callStream(ctx, srv, ss, info, handler)
 	if err == nil {
+		releaseShed(ctx, codes.OK)
 		s.logCall(ctx, info.FullMethod, start, codes.OK, nil)
 		return nil
 	}
 	code, mapped := toStatus(err)
+	releaseShed(ctx, code)
 	s.logCall(ctx, info.FullMethod, start, code, err)
 	return mapped
 }

@@ -1,6 +1,7 @@
 package grpckit
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/tap"
 )
 
 // scope is the instrumentation scope of the metrics this package creates
@@ -103,6 +105,7 @@ type telemetryConfig struct {
 type serverConfig struct {
 	telemetry telemetryConfig
 	rateLimit *RateLimitConfig
+	shed      *shedder
 	quiet     map[string]bool
 }
 
@@ -192,7 +195,7 @@ func QuietMethods(fullMethods ...string) ServerOption {
 //     default (pings at most every 5 minutes, none without streams; a ping
 //     flood gets GOAWAY ENHANCE_YOUR_CALM).
 //
-// Then, with [WithRateLimit], a grpc.InTapHandle that admits each stream
+// Then, with [WithRateLimit] and/or [WithShed], a grpc.InTapHandle that admits each stream
 // when it is created, before grpc-go reads its messages or starts a
 // goroutine for it (only one InTapHandle can be installed on a server, so
 // do not add your own). Then a stats handler (otelgrpc.NewServerHandler)
@@ -248,9 +251,26 @@ func ServerOptions(logger *slog.Logger, opts ...ServerOption) []grpc.ServerOptio
 			MaxConnectionAgeGrace: DefaultMaxConnectionAgeGrace,
 		}),
 	}
+	// grpc-go accepts one InTapHandle: rate limiting and shedding share it,
+	// the per-client limit first, so that a client over its own quota takes
+	// no unit of the shared limit.
+	var rl *rateLimiter
 	if c.rateLimit != nil {
-		rl := newRateLimiter(*c.rateLimit, s, c.telemetry.mp)
+		rl = newRateLimiter(*c.rateLimit, s, c.telemetry.mp)
+	}
+	switch {
+	case rl != nil && c.shed != nil:
+		out = append(out, grpc.InTapHandle(func(ctx context.Context, info *tap.Info) (context.Context, error) {
+			ctx, err := rl.tap(ctx, info)
+			if err != nil {
+				return ctx, err
+			}
+			return c.shed.tap(ctx, info)
+		}))
+	case rl != nil:
 		out = append(out, grpc.InTapHandle(rl.tap))
+	case c.shed != nil:
+		out = append(out, grpc.InTapHandle(c.shed.tap))
 	}
 	return append(out,
 		grpc.StatsHandler(otelgrpc.NewServerHandler(c.telemetry.otelOptions()...)),
