@@ -1,6 +1,7 @@
 // Package guard provides server-side HTTP middleware that protects a service
-// from its clients: rate limiting by client key, and bounds on request bodies,
-// handler time, cross-origin access, response hardening and client networks.
+// from its clients: rate limiting by client key, load shedding for the sum of
+// all clients, and bounds on request bodies, handler time, cross-origin
+// access, response hardening and client networks.
 // Most services need [RateLimit] with a [MemoryLimiter] (or a
 // guard/redislimit Limiter when several replicas share one limit) and a key
 // function such as [ClientIP].
@@ -29,6 +30,14 @@
 // problem+json response with Retry-After, and a limiter that fails (Redis
 // down) fails open or closed as configured.
 //
+// # Load shedding
+//
+// Per-key rate limits stop one greedy client, not the sum of all of them.
+// [Shed] bounds that sum: an adaptive concurrency limit (package overload)
+// admits what the service can finish and answers the rest at once with a
+// 503 problem and Retry-After, shedding Sheddable requests before Default
+// before Critical; probes and /metrics are exempted by configuration.
+//
 // # Client keys
 //
 // A [KeyFunc] names the client a request counts against. [RemoteIP] uses the
@@ -47,7 +56,11 @@
 // writes fail with http.ErrHandlerTimeout. If it passes after the response
 // started, Timeout aborts the connection or stream, so a truncated response
 // never looks complete. A handler that ignores its context keeps running
-// after Timeout returns; such overruns are counted.
+// after Timeout returns; such overruns (handlers still running a second
+// after their deadline) are counted. A response whose declared
+// Content-Length was fully written is never aborted; an HTTP/1.0 body
+// without Content-Length is ended with a TCP reset, so that it cannot read
+// as complete.
 //
 // # Bodies, origins, headers and networks
 //
@@ -73,12 +86,21 @@
 //
 // # Order
 //
-// Error responses carry only the headers set by middleware mounted outside
-// the one that rejected the request, so mount IPFilter, CORS and
-// SecurityHeaders outside RateLimit, MaxBody and Timeout:
+// The order of guard's middleware among httpkit's is stated, with its
+// reasons, in one place: the httpkit package documentation ("Middleware
+// order"). In short, IPFilter, SecurityHeaders and CORS go outside the
+// others, because an error response carries only the headers set by
+// middleware mounted outside the one that rejected the request; then
+// RateLimit, Shed, MaxBody and Timeout.
 //
-//	h := guard.IPFilter(f)(guard.CORS(c)(guard.SecurityHeaders(s)(
-//		guard.RateLimit(rl)(guard.MaxBody(1<<20)(guard.Timeout(5*time.Second)(mux))))))
+// # Options
+//
+// Dependencies are options named after them: [WithLogger] (Timeout),
+// [WithMeterProvider] (Timeout, MaxBody, NewMemoryLimiter), [WithClock]
+// (NewMemoryLimiter). Policy is a positional parameter or a config field
+// ([MaxKeys]; RateLimitConfig and IPFilterConfig keep their Logger and
+// MeterProvider fields). Options of one constructor do not compile with
+// another. A nil option is ignored; a nil value means the default.
 //
 // # Metrics
 //

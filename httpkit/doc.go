@@ -15,6 +15,7 @@
 //		httpkit.Logging(logger),
 //		guard.SecurityHeaders(guard.DefaultSecurityHeaders()),
 //		guard.RateLimit(rateLimitConfig),
+//		guard.Shed(shedConfig),
 //		guard.MaxBody(1<<20),
 //		guard.Timeout(5*time.Second),
 //		httpkit.Recovery(logger),
@@ -42,11 +43,12 @@
 //     id, including the guards' 429, 413 and 504 answers.
 //  2. Tracing, then Logging inside it, so the access-log line carries the
 //     trace and span ids and both see the final status and the route.
-//  3. The guard middleware: SecurityHeaders outside the others, so their
-//     error answers carry the headers too; CORS before RateLimit, so
-//     preflights are answered without spending quota; RateLimit before
-//     MaxBody and Timeout, so a refused request costs no body read and no
-//     timer.
+//  3. The guard middleware: IPFilter and SecurityHeaders outside the
+//     others, so their error answers carry the headers too; CORS before
+//     RateLimit, so preflights are answered without spending quota;
+//     RateLimit before Shed, so a client over its own quota takes no unit
+//     of the shared concurrency limit; Shed before MaxBody and Timeout, so
+//     a shed request costs no body read and no timer.
 //  4. Recovery innermost, next to the mux: a panic becomes a 500 problem
 //     that Logging and Tracing record with its real status, that a timeout
 //     middleware such as guard.Timeout is still waiting for, and the route
