@@ -77,11 +77,18 @@ var rows = []row{
 			q(p99("http_server_request_body_size_bytes", ""), "request p99"),
 			q(p99("http_server_response_body_size_bytes", ""), "response p99")}},
 	}},
-	{"grpckit: gRPC (otelgrpc)", []panel{
+	{"grpckit: gRPC server and client", []panel{
 		{title: "Server calls by method and code", unit: "reqps", targets: []target{q(`sum by (rpc_method, rpc_response_status_code) (`+rate("rpc_server_call_duration_seconds_count{S}")+`)`, "{{rpc_method}} {{rpc_response_status_code}}")}},
 		{title: "Server latency p99 by method", unit: "s", targets: []target{q(p99("rpc_server_call_duration_seconds", ", rpc_method"), "{{rpc_method}}")}},
 		{title: "Client calls by method and code", unit: "reqps", targets: []target{q(`sum by (rpc_method, rpc_response_status_code) (`+rate("rpc_client_call_duration_seconds_count{S}")+`)`, "{{rpc_method}} {{rpc_response_status_code}}")}},
 		{title: "Client latency p99 by method", unit: "s", targets: []target{q(p99("rpc_client_call_duration_seconds", ", rpc_method"), "{{rpc_method}}")}},
+		{title: "Client retries, hedges, budget exhausted", unit: "ops", targets: []target{
+			q(`sum by (rpc_method) (`+rate("chassis_grpc_client_retries_total{S}")+`)`, "retries {{rpc_method}}"),
+			q(`sum by (rpc_method) (`+rate("chassis_grpc_client_hedges_total{S}")+`)`, "hedges {{rpc_method}}"),
+			q(`sum by (rpc_method) (`+rate("chassis_grpc_client_retry_budget_exhausted_total{S}")+`)`, "refused by the budget {{rpc_method}}")}},
+		{title: "Client breakers: transitions and rejections by target", unit: "short", targets: []target{
+			q(`sum by (chassis_grpc_target, chassis_breaker_state) (increase(chassis_grpc_client_breaker_transitions_total{S}[$__rate_interval]))`, "{{chassis_grpc_target}} to {{chassis_breaker_state}}"),
+			q(`sum by (chassis_grpc_target) (`+rate("chassis_grpc_client_breaker_rejections_total{S}")+`)`, "{{chassis_grpc_target}} rejections/s")}},
 	}},
 	{"guard: rate limits, timeouts, body and IP limits", []panel{
 		{title: "Rate-limit decisions", unit: "ops", desc: "error: the limiter failed and the middleware applied its failure policy.", targets: []target{q(`sum by (otel_scope_name, chassis_limiter, chassis_decision) (`+rate("chassis_ratelimit_decisions_total{S}")+`)`, "{{otel_scope_name}} {{chassis_limiter}} {{chassis_decision}}")}},
@@ -141,6 +148,15 @@ var rows = []row{
 			q(`sum by (chassis_job, error_type) (`+rate("chassis_tick_failures_total{S}")+`)`, "failures {{chassis_job}} {{error_type}}")}},
 		{title: "Skipped ticks by reason", unit: "ops", targets: []target{q(`sum by (chassis_job, chassis_tick_reason) (`+rate("chassis_tick_skipped_total{S}")+`)`, "{{chassis_job}} {{chassis_tick_reason}}")}},
 		{title: "Run duration p99", unit: "s", targets: []target{q(p99("chassis_tick_duration_seconds", ", chassis_job"), "{{chassis_job}}")}},
+	}},
+	{"runtime: Go and process (telemetry)", []panel{
+		{title: "Goroutines", unit: "short", targets: []target{q(`sum by (instance) (go_goroutines{S})`, "{{instance}}")}},
+		{title: "Memory: resident and heap in use", unit: "bytes", targets: []target{
+			q(`sum by (instance) (process_resident_memory_bytes{S})`, "resident {{instance}}"),
+			q(`sum by (instance) (go_memstats_heap_inuse_bytes{S})`, "heap {{instance}}")}},
+		{title: "CPU", unit: "percentunit", desc: "CPU seconds per second: 1 is one core.", targets: []target{q(`sum by (instance) (`+rate("process_cpu_seconds_total{S}")+`)`, "{{instance}}")}},
+		{title: "GC pause time per second", unit: "s", targets: []target{q(`sum by (instance) (`+rate("go_gc_duration_seconds_sum{S}")+`)`, "{{instance}}")}},
+		{title: "Open file descriptors (share of the limit)", unit: "percentunit", targets: []target{q(`sum by (instance) (process_open_fds{S}) / sum by (instance) (process_max_fds{S})`, "{{instance}}")}},
 	}},
 	{"overload: adaptive concurrency limit and shedding", []panel{
 		{title: "Limit, in flight, queued", unit: "short", targets: []target{
