@@ -238,11 +238,17 @@ func run(ctx context.Context, prof profile, seed uint64, verbose bool, stdout, s
 		if s.svc != nil {
 			fmt.Fprintf(stderr, "soak: last service log lines:\n%s\n", s.svc.logs.tail(20))
 		}
+		if s.gsvc != nil {
+			fmt.Fprintf(stderr, "soak: last log lines of the gRPC phase's service:\n%s\n", s.gsvc.logs.tail(20))
+		}
 		return 2
 	}
 	if len(s.rep.failures()) > 0 {
 		if s.svc != nil {
 			fmt.Fprintf(stderr, "soak: last service log lines:\n%s\n", s.svc.logs.tail(20))
+		}
+		if s.gsvc != nil {
+			fmt.Fprintf(stderr, "soak: last log lines of the gRPC phase's service:\n%s\n", s.gsvc.logs.tail(20))
 		}
 		return 1
 	}
