@@ -22,6 +22,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -108,6 +110,14 @@ type config struct {
 	timeout, buildTimeout                            time.Duration
 	keep                                             bool
 }
+
+// adminToken is given to the services (ADMIN_TOKEN) and to Prometheus, in
+// case the admin listener that serves /metrics asks for one.
+var adminToken = func() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}()
 
 // procs are the processes started, killed on the way out.
 type procs struct {
@@ -225,7 +235,7 @@ func run(ctx context.Context, cfg *config) (err error) {
 	}
 
 	step("start the reference service: A (memory limiter), B (Redis down, failing downstream)")
-	common := []string{"PURGE_INTERVAL=1s", "HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
+	common := []string{"PURGE_INTERVAL=1s", "ADMIN_TOKEN=" + adminToken, "HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0",
 		"DEBUG_ENDPOINTS=true", "DOWNSTREAM_TOKEN=e2e-downstream-token", "LOG_LEVEL=info",
 		"REQUEST_TIMEOUT=300ms", "MAX_BODY_BYTES=1024", "DRAIN_DELAY=0s", "SHUTDOWN_TIMEOUT=1s",
 		"OTEL_METRICS_EXPORTER=prometheus", "OTEL_TRACES_EXPORTER=none", "OTEL_LOGS_EXPORTER=none"}
@@ -499,6 +509,7 @@ func startPrometheus(ctx context.Context, ps *procs, cfg *config, root, tmp stri
 		}
 		return "[" + strings.Join(q, ", ") + "]"
 	}
+	// The token is harmless where /metrics needs none.
 	conf := fmt.Sprintf(`global:
   scrape_interval: 1s
   scrape_timeout: 900ms
@@ -507,9 +518,12 @@ rule_files: %s
 scrape_configs:
   - job_name: notes
     metrics_path: %q
+    authorization:
+      type: Bearer
+      credentials: %q
     static_configs:
       - targets: %s
-`, quote(rules), cfg.metricsPath, quote(targets))
+`, quote(rules), cfg.metricsPath, adminToken, quote(targets))
 	confPath := filepath.Join(tmp, "prometheus.yml")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		return "", err
