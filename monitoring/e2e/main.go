@@ -290,13 +290,21 @@ func run(ctx context.Context, cfg *config) (err error) {
 	}
 	fmt.Println("   Prometheus at", prom)
 
-	step("drive traffic")
+	step("wait for the first scrape, then drive traffic")
+	if err := waitScrapes(ctx, prom, len(targets), 0); err != nil {
+		return err
+	}
 	if err := traffic(ctx, a, b, c, &down); err != nil {
 		return err
 	}
+	// Until the end, keep the faults of B visible (and A's 429s), so that
+	// every rate the alerts read grows over several scrapes.
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	defer stopBackground()
+	go background(bgCtx, a, b)
 
 	step("wait for scrapes and rule evaluations")
-	if err := waitScrapes(ctx, prom, 3); err != nil {
+	if err := waitScrapes(ctx, prom, len(targets), 3); err != nil {
 		return err
 	}
 
@@ -386,6 +394,11 @@ func run(ctx context.Context, cfg *config) (err error) {
 		default:
 			fmt.Printf("   ok   %q (%d series)\n", e.panel, n)
 		}
+	}
+
+	step("alerts: the faults of instance B make theirs pending or firing")
+	if err := checkAlerts(ctx, prom, fail); err != nil {
+		return err
 	}
 
 	step("metric names in the rules")
@@ -637,7 +650,7 @@ func traffic(ctx context.Context, a, b, c *instance, down *atomic.Bool) error {
 	for range 3 {
 		do("GET", B+"/readyz", "", 200, 503)
 	}
-	for range 4 {
+	for start := time.Now(); time.Since(start) < 2500*time.Millisecond; {
 		do("GET", B+"/v1/digest", "", 503)
 	}
 	down.Store(true)
@@ -663,6 +676,82 @@ func traffic(ctx context.Context, a, b, c *instance, down *atomic.Bool) error {
 		do("GET", C+"/readyz", "", 200)
 	}
 	return errors.Join(errs...)
+}
+
+// background repeats requests that fail on B (and are refused on A) until
+// ctx is done; their outcomes are not checked.
+func background(ctx context.Context, a, b *instance) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	get := func(u string) {
+		req, err := http.NewRequestWithContext(ctx, "GET", u, nil)
+		if err != nil {
+			return
+		}
+		if resp, err := client.Do(req); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}
+	for {
+		get("http://" + b.http + "/v1/digest")
+		get("http://" + b.http + "/readyz")
+		get("http://" + b.http + "/v1/notes/1")
+		get("http://" + a.http + "/v1/notes")
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// expectedAlerts are the alerts the faults of instance B must make pending
+// or firing in the real Prometheus: proof that their expressions match the
+// series the code exports, labels included.
+var expectedAlerts = []string{
+	"ChassisHTTPErrorBudgetBurn",
+	"ChassisCircuitBreakerOpen",
+	"ChassisRetryBudgetExhausted",
+	"ChassisRateLimiterDegraded",
+	"ChassisHealthCheckDown",
+	"ChassisJobFailing",
+	"ChassisFlagsReloadRejected",
+	"ChassisSharedCacheDegraded",
+}
+
+// checkAlerts fails every expected alert that is neither pending nor firing.
+func checkAlerts(ctx context.Context, prom string, fail func(string, ...any)) error {
+	var r struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string
+				State  string
+			}
+		}
+	}
+	if err := getJSON(ctx, prom+"/api/v1/alerts", &r); err != nil {
+		return err
+	}
+	active := map[string]string{}
+	for _, a := range r.Data.Alerts {
+		n := a.Labels["alertname"]
+		if active[n] != "firing" {
+			active[n] = a.State
+		}
+	}
+	for _, n := range expectedAlerts {
+		if st := active[n]; st == "" {
+			fail("alert %s is not active although instance B has its fault: its expression no longer matches what the service exports?", n)
+		} else {
+			fmt.Printf("   ok   %s %s\n", n, st)
+		}
+	}
+	for n, st := range active {
+		if !slices.Contains(expectedAlerts, n) {
+			fmt.Printf("   note: %s is %s too\n", n, st)
+		}
+	}
+	return nil
 }
 
 // grpcHealth calls grpc.health.v1.Health/Check over cleartext HTTP/2 (the
@@ -698,13 +787,12 @@ func grpcHealth(ctx context.Context, addr, service, wantStatus string) error {
 	return nil
 }
 
-// waitScrapes waits until every target is up and n more scrapes have passed,
-// and every rule has been evaluated at least once since.
-func waitScrapes(ctx context.Context, prom string, n int) error {
+// waitScrapes waits until all the targets are up, then n more seconds (scrapes).
+func waitScrapes(ctx context.Context, prom string, targets, n int) error {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		var r apiResult
-		err := getJSON(ctx, prom+"/api/v1/query?query="+url.QueryEscape(`count(up == 1) == count(up)`), &r)
+		err := getJSON(ctx, prom+"/api/v1/query?query="+url.QueryEscape(fmt.Sprintf(`count(up == 1) == %d`, targets)), &r)
 		if err == nil && len(r.Data.Result) == 1 {
 			break
 		}
