@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 
 	"log/slog"
 	"net/netip"
@@ -20,6 +21,14 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:"127.0.0.1:8080"`
 	// GRPCAddr is where the gRPC health service listens.
 	GRPCAddr string `env:"GRPC_ADDR" envDefault:"127.0.0.1:9090"`
+	// AdminAddr is the operator's listener: the status page, /metrics,
+	// pprof, the log level and detailed health. Keep it on loopback (the
+	// default) or behind ADMIN_TOKEN: it is never the public port.
+	AdminAddr string `env:"ADMIN_ADDR" envDefault:"127.0.0.1:9091"`
+	// AdminToken, when set (16 bytes or more), is required on every admin
+	// route: "Authorization: Bearer <token>", or as the Basic password in a
+	// browser. It is required when ADMIN_ADDR is not a loopback address.
+	AdminToken string `env:"ADMIN_TOKEN" secret:"true"`
 	// LogLevel is the starting log level; PUT /debug/loglevel changes it
 	// while running when DebugEndpoints is on.
 	LogLevel slog.Level `env:"LOG_LEVEL" envDefault:"info"`
@@ -98,5 +107,21 @@ func loadConfig() (Config, error) {
 	if perr := guard.CheckTrustedProxies(cfg.TrustedProxies...); perr != nil {
 		err = errors.Join(err, fmt.Errorf("TRUSTED_PROXIES: %w", perr))
 	}
+	if cfg.AdminToken == "" && !isLoopback(cfg.AdminAddr) {
+		err = errors.Join(err, fmt.Errorf("ADMIN_ADDR: %s is not a loopback address: set ADMIN_TOKEN (and serve it over TLS)", cfg.AdminAddr))
+	}
 	return cfg, err
+}
+
+// isLoopback reports whether addr ("host:port") names a loopback host.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
 }

@@ -17,7 +17,10 @@ import (
 
 	"github.com/open-feature/go-sdk/openfeature"
 
+	"github.com/chassis-go/chassis"
+	"github.com/chassis-go/chassis/admin"
 	"github.com/chassis-go/chassis/call"
+	"github.com/chassis-go/chassis/config"
 	"github.com/chassis-go/chassis/flags"
 	"github.com/chassis-go/chassis/grpckit"
 	"github.com/chassis-go/chassis/guard"
@@ -55,11 +58,15 @@ type service struct {
 	// The listeners are opened by newService, so that everything that
 	// depends on the service's own address (the default downstream) is
 	// known when it is built.
-	httpLis, grpcLis net.Listener
-	analyzeURL       string // DOWNSTREAM_URL, or our own /internal/analyze
+	httpLis, grpcLis, adminLis net.Listener
+	admin                      *admin.Admin
+	adminHandler               http.Handler // the admin page and the internal routes
+	analyzeURL                 string       // DOWNSTREAM_URL, or our own /internal/analyze
 }
 
 func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *telemetry.Provider) (*service, error) {
+	// newService has grown with the toolkit: it wires every package, in
+	// the order they depend on each other.
 	s := &service{cfg: cfg, logger: logger, checker: health.New(health.CacheTTL(time.Second))}
 	if err := s.listen(); err != nil {
 		return nil, err
@@ -216,9 +223,35 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	root.Handle("GET /livez", s.checker.LiveHandler())
 	root.Handle("GET /readyz", s.checker.ReadyHandler())
 	root.Handle("GET /metrics", tel.MetricsHandler())
-	root.Handle("POST /internal/analyze", internal(analyzeHandler(cfg.DownstreamToken)))
 	root.Handle("/", stack(api))
 	s.handler = root
+
+	// The operator's listener, never the public port: the status page with
+	// every stateful part, /metrics, pprof, the log level and readiness
+	// with error texts. The stand-in downstream lives here too, so that
+	// internal routes stay off the public port.
+	s.admin = admin.New(admin.Config{
+		Title:    "notes " + chassis.Version,
+		Checker:  s.checker,
+		Metrics:  tel.MetricsHandler(),
+		LevelVar: level,
+		Config:   config.Redacted(cfg),
+		Token:    cfg.AdminToken,
+		Logger:   logger,
+	})
+	s.admin.Add("downstream client", admin.ReporterFunc(func() any { return s.client.Status() }))
+	s.admin.Add("rate limiter", admin.ReporterFunc(func() any {
+		if m, ok := limiter.(*guard.MemoryLimiter); ok {
+			return map[string]any{"kind": "memory", "tracked_keys": m.Len(), "rate": limit.Rate, "per": limit.Per.String()}
+		}
+		return map[string]any{"kind": "redis", "rate": limit.Rate, "per": limit.Per.String()}
+	}))
+	s.admin.Add("feature flags", admin.ReporterFunc(func() any { return s.flags.Status() }))
+	s.admin.Add("purge job", admin.ReporterFunc(func() any { return s.purge.Status() }))
+	adminMux := http.NewServeMux()
+	adminMux.Handle("POST /internal/analyze", internal(analyzeHandler(cfg.DownstreamToken)))
+	adminMux.Handle("/", s.admin)
+	s.adminHandler = adminMux
 
 	// The gRPC port gets the same transport limits as HTTP (grpckit's
 	// defaults) and the same per-client limit, charged at stream creation.
@@ -263,9 +296,12 @@ func (s *service) listen() error {
 	if s.grpcLis, err = net.Listen("tcp", s.cfg.GRPCAddr); err != nil {
 		return fmt.Errorf("grpc listener: %w", err)
 	}
+	if s.adminLis, err = net.Listen("tcp", s.cfg.AdminAddr); err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
 	s.analyzeURL = s.cfg.DownstreamURL
 	if s.analyzeURL == "" {
-		s.analyzeURL = "http://" + s.httpLis.Addr().String() + "/internal/analyze"
+		s.analyzeURL = "http://" + s.adminLis.Addr().String() + "/internal/analyze"
 	}
 	return nil
 }
@@ -275,9 +311,9 @@ func (s *service) listen() error {
 // gRPC, the servers keep serving for DrainDelay, then stop accepting and let
 // in-flight requests finish.
 func (s *service) run(ctx context.Context) error {
-	httpLis, grpcLis := s.httpLis, s.grpcLis
-	s.httpLis, s.grpcLis = nil, nil // the servers own and close them now
-	s.logger.Info("listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String())
+	httpLis, grpcLis, adminLis := s.httpLis, s.grpcLis, s.adminLis
+	s.httpLis, s.grpcLis, s.adminLis = nil, nil, nil // the servers own and close them now
+	s.logger.Info("listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "admin", adminLis.Addr().String())
 
 	srv := httpkit.NewServer(s.cfg.HTTPAddr, s.handler, httpkit.WithErrorLog(s.logger))
 	// One drain sequence for both servers: readiness turns 503 (HTTP) and
@@ -293,6 +329,11 @@ func (s *service) run(ctx context.Context) error {
 			drain),
 		// The gRPC health service turns NOT_SERVING as soon as shutdown
 		// starts (Health.Run stops), and the server drains alongside HTTP.
+		// The admin listener drains last-in-line like the others; its
+		// WriteTimeout stays 0 so that CPU profiles can stream.
+		lifecycle.HTTP(httpkit.NewServer(s.cfg.AdminAddr, s.adminHandler, httpkit.WithErrorLog(s.logger)),
+			lifecycle.Listener(adminLis), lifecycle.ShutdownTimeout(s.cfg.ShutdownTimeout)),
+		s.admin.Run,
 		s.grpcHlth.Run,
 		s.purge.Run,
 		s.flags.Run,
@@ -301,7 +342,7 @@ func (s *service) run(ctx context.Context) error {
 }
 
 func (s *service) close() {
-	for _, l := range []net.Listener{s.httpLis, s.grpcLis} {
+	for _, l := range []net.Listener{s.httpLis, s.grpcLis, s.adminLis} {
 		if l != nil {
 			_ = l.Close()
 		}

@@ -13,8 +13,9 @@
 // The chassis side is the service binary built from ../examples/service
 // (-root), started as its tests start it (loopback ports chosen by the
 // kernel, OTEL_TRACES_EXPORTER=none, in-memory store) with RATE_LIMIT high
-// enough that no request is rate limited, LOG_LEVEL=-loglevel (info: one
-// access-log line per request, which this command reads and discards). The
+// enough that no request is rate limited, and LOG_LEVEL=info (which the
+// "listening" line needs): one access-log line per request, which this
+// command reads and discards. The
 // bare side is this binary re-executed with -serve-bare: the notes handler
 // with the same code (httpkit.WriteJSON, problem.Write) on a bare ServeMux,
 // no middleware.
@@ -61,7 +62,6 @@ func main() {
 		duration  = flag.Duration("duration", 10*time.Second, "measured time per round and side")
 		warmup    = flag.Duration("warmup", time.Second, "unmeasured time before each measurement")
 		rounds    = flag.Int("rounds", 3, "rounds; each round measures both sides")
-		logLevel  = flag.String("loglevel", "info", "LOG_LEVEL of the service")
 	)
 	flag.Parse()
 	if *serveBare {
@@ -97,7 +97,7 @@ func main() {
 			return rec.HTTP
 		}
 		return ""
-	}, "HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0", "LOG_LEVEL="+*logLevel,
+	}, "HTTP_ADDR=127.0.0.1:0", "GRPC_ADDR=127.0.0.1:0", "ADMIN_ADDR=127.0.0.1:0", "LOG_LEVEL=info",
 		"RATE_LIMIT=1000000000", "RATE_LIMIT_PER=1s", "DRAIN_DELAY=0s",
 		"OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none")
 	defer stop(svc)
