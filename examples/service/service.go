@@ -223,7 +223,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	root.Handle("GET /livez", s.checker.LiveHandler())
 	root.Handle("GET /readyz", s.checker.ReadyHandler())
 	root.Handle("GET /metrics", tel.MetricsHandler())
-	root.Handle("/", stack(api))
+	root.Handle("/", stack(httpkit.MuxErrors(api))) // the mux's own 404/405 as problem+json
 	s.handler = root
 
 	// The operator's listener, never the public port: the status page with
@@ -248,6 +248,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	}))
 	s.admin.Add("feature flags", admin.ReporterFunc(func() any { return s.flags.Status() }))
 	s.admin.Add("purge job", admin.ReporterFunc(func() any { return s.purge.Status() }))
+	s.admin.Add("notes cache", admin.ReporterFunc(store.stats))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("POST /internal/analyze", internal(analyzeHandler(cfg.DownstreamToken)))
 	adminMux.Handle("/", s.admin)

@@ -73,9 +73,10 @@ func serviceBinary(t *testing.T) string {
 
 // proc is the service binary running under test.
 type proc struct {
-	cmd      *exec.Cmd
-	httpAddr string
-	grpcAddr string
+	cmd       *exec.Cmd
+	httpAddr  string
+	grpcAddr  string
+	adminAddr string
 
 	mu     sync.Mutex
 	stderr bytes.Buffer // every log line, for assertions
@@ -100,6 +101,7 @@ func startService(t *testing.T, env ...string) *proc {
 		"HOME=" + os.Getenv("HOME"),
 		"HTTP_ADDR=127.0.0.1:0",
 		"GRPC_ADDR=127.0.0.1:0",
+		"ADMIN_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=info",
 		"TRUSTED_PROXIES=127.0.0.1/32",
 		"DOWNSTREAM_TOKEN=" + downstreamToken,
@@ -143,6 +145,7 @@ func startService(t *testing.T, env ...string) *proc {
 	case rec := <-listening:
 		p.httpAddr, _ = rec["http"].(string)
 		p.grpcAddr, _ = rec["grpc"].(string)
+		p.adminAddr, _ = rec["admin"].(string)
 	case err := <-p.done:
 		t.Fatalf("service exited before listening: %v\n%s", err, p.logs())
 	case <-time.After(60 * time.Second):
