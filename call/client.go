@@ -40,6 +40,7 @@ type options struct {
 	retry      RetryPolicy
 	budget     RetryBudget
 	breaker    *BreakerPolicy
+	overload   *OverloadPolicy
 	tokens     TokenSource
 	base       http.RoundTripper
 	now        func() time.Time
@@ -202,6 +203,9 @@ func newTransport(o *options) *transport {
 	t.hedge, t.hedgeAfter = o.hedge, o.hedgeAfter
 	if o.breaker != nil {
 		t.breakers = newBreakerSet(*o.breaker, o.now, t.tel)
+	}
+	if o.overload != nil {
+		t.limiters = newLimiterSet(*o.overload, o)
 	}
 	if o.tokens != nil {
 		t.tokens = newTokenCache(o.tokens, o.now)

@@ -28,13 +28,16 @@
 //
 // The policies apply outermost first, as
 //
-//	Retry(Budget(Hedge(Breaker(Token(PerAttemptTimeout(Tracing(transport)))))))
+//	Retry(Budget(Hedge(Breaker(Overload(Token(PerAttemptTimeout(Tracing(transport))))))))
 //
 // so each call to Do runs the retry loop; each retry must first get room
 // in the retry budget; with [WithHedge], each try may send hedges, which
 // spend the same budget; each attempt, the first included, asks the host's
 // breaker before anything else, so an open breaker fails fast without
-// fetching a token or touching the network; the token is then fetched (or
+// fetching a token or touching the network; with [WithOverload], the
+// attempt then takes a unit of the host's adaptive concurrency limit, and a
+// refusal fails the call at once (matching overload.ErrOverloaded), is not
+// retried and never trips the breaker; the token is then fetched (or
 // taken from the cache) under the caller's context; the attempt gets its
 // own deadline ([WithTimeout]); and the client span wraps exactly one
 // attempt. A per-attempt timeout is therefore a breaker failure, and a

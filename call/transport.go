@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/chassis-go/chassis/breaker"
+	"github.com/chassis-go/chassis/overload"
 	"github.com/chassis-go/chassis/retry"
 )
 
@@ -58,6 +59,7 @@ type transport struct {
 	retry        *retryer
 	budget       *retry.Budget
 	breakers     *breakerSet
+	limiters     *limiterSet
 	tokens       *tokenCache
 	hedge        *HedgePolicy
 	hedgeAfter   func(d time.Duration) <-chan time.Time // test hook; nil: time.NewTimer
@@ -128,7 +130,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // probe slot; a panic in the base transport or in IsFailure is recorded as
 // a failure. A panic is never recovered here: it goes on to the caller.
 func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *hostBreaker) (resp *http.Response, err error) {
-	o := breaker.Ignored // until the request is handed to the base transport
+	o := breaker.Ignored  // until the request is handed to the base transport
+	sendReturned := false // send returned without a panic
 	if br != nil {
 		done, berr := br.Allow()
 		if berr != nil {
@@ -150,6 +153,22 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *h
 			recorded = true
 		}()
 	}
+	if t.limiters != nil {
+		tk, lerr := t.limiters.acquire(ctx, req)
+		if lerr != nil {
+			if n == 1 {
+				closeReqBody(req)
+			}
+			return nil, lerr // the breaker records Ignored: o is still Ignored
+		}
+		lo := overload.Ignored // a panic or an early exit teaches nothing
+		defer func() { tk.Done(lo) }()
+		defer func() {
+			if sendReturned {
+				lo = overloadOutcome(ctx, resp, err)
+			}
+		}()
+	}
 	token, err := t.token(ctx, req)
 	if err != nil {
 		if n == 1 {
@@ -157,7 +176,9 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *h
 		}
 		return nil, err
 	}
-	return t.send(ctx, req, n, token, br, &o)
+	resp, err = t.send(ctx, req, n, token, br, &o)
+	sendReturned = true
+	return resp, err
 }
 
 // token returns the bearer token to attach to req, or "" if none is to be
