@@ -97,6 +97,9 @@ type Config struct {
 	// DebugEndpoints turns on /debug/sleep and /debug/loglevel, which
 	// tests and load tests use. Keep it off in production.
 	DebugEndpoints bool `env:"DEBUG_ENDPOINTS" envDefault:"false"`
+	// WorkSlots is the capacity of GET /debug/work (with DebugEndpoints):
+	// how many of its requests hold a slot at once.
+	WorkSlots int `env:"WORK_SLOTS" envDefault:"16" validate:"min=1,max=10000"`
 }
 
 // loadConfig loads Config and checks what the validate tags cannot: a

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,6 +32,7 @@ import (
 	"github.com/chassis-go/chassis/idempotency/redisstore"
 	"github.com/chassis-go/chassis/lifecycle"
 	"github.com/chassis-go/chassis/logz"
+	"github.com/chassis-go/chassis/overload"
 	"github.com/chassis-go/chassis/problem"
 	"github.com/chassis-go/chassis/telemetry"
 	"github.com/chassis-go/chassis/tick"
@@ -49,8 +51,9 @@ type service struct {
 	client   *call.Client
 	redis    *redis.Client // nil without REDIS_ADDR
 	store    noteStore
-	purge    *tick.Job       // deletes notes older than NOTE_RETENTION
-	flags    *flags.Provider // FLAGS_FILE, or FLAG_* variables
+	shed     *overload.Limiter // the API's adaptive concurrency limit
+	purge    *tick.Job         // deletes notes older than NOTE_RETENTION
+	flags    *flags.Provider   // FLAGS_FILE, or FLAG_* variables
 	handler  http.Handler
 	grpc     *grpc.Server
 	grpcHlth *grpckit.Health
@@ -98,6 +101,21 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		key = guard.IPv6Prefix(64, guard.ClientIP(cfg.TrustedProxies...))
 	}
 
+	// One adaptive concurrency limit for the API, HTTP and gRPC alike: under
+	// more load than the process can serve, the excess is answered 503 (or
+	// ResourceExhausted) at once, and what is admitted stays fast. The
+	// digest fans out: it is shed first, with /debug/work (the overload
+	// test's stand-in for real work). /debug/sleep is exempt: its latency is
+	// whatever the test asks for and would teach the limiter nothing true.
+	s.shed = overload.NewLimiter(overload.Config{Name: "api", MaxQueue: 64, MaxWait: 50 * time.Millisecond,
+		MeterProvider: tel.MeterProvider()})
+	apiPriority := func(r *http.Request) overload.Priority {
+		if strings.HasPrefix(r.URL.Path, "/v1/digest") || strings.HasPrefix(r.URL.Path, "/debug/work") {
+			return overload.Sheddable
+		}
+		return overload.Default
+	}
+
 	// The downstream client: one deadline per attempt, the caller's context
 	// around everything, retries only within the budget, a breaker per host.
 	// A digest makes FanOut calls at once to one host: keep that many
@@ -111,6 +129,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		call.WithRetry(call.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}),
 		call.WithRetryBudget(call.RetryBudget{}),
 		call.WithBreaker(call.BreakerPolicy{ConsecutiveFailures: 5, OpenTimeout: 5 * time.Second}),
+		call.WithOverload(call.OverloadPolicy{}), // per host: stop piling calls on a slow downstream
 		call.WithTokenSource(call.TokenFunc(func(context.Context) (call.Token, error) {
 			return call.Token{Value: cfg.DownstreamToken}, nil
 		})),
@@ -191,7 +210,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		api.Handle("POST /v1/webhooks/notes", v.Middleware(replay)(http.HandlerFunc(notes.create)))
 	}
 	if cfg.DebugEndpoints {
-		registerDebug(api, level)
+		registerDebug(api, level, cfg.WorkSlots)
 	}
 	cors := guard.CORS(guard.CORSConfig{
 		AllowedOrigins: cfg.CORSOrigins,
@@ -207,6 +226,8 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		guard.SecurityHeaders(guard.DefaultSecurityHeaders()), // outside the guards, so their errors carry them too
 		cors,
 		guard.RateLimit(guard.RateLimitConfig{Limiter: limiter, Key: key, Logger: logger}),
+		guard.Shed(guard.ShedConfig{Limiter: s.shed, Priority: apiPriority, // probes live on root, outside the stack
+			Exempt: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/debug/sleep") }}),
 		guard.MaxBody(cfg.MaxBodyBytes),
 		guard.Timeout(cfg.RequestTimeout, guard.WithLogger(logger)),
 		// Innermost: a panic becomes a 500 problem while Timeout still
@@ -249,6 +270,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	s.admin.Add("feature flags", admin.ReporterFunc(func() any { return s.flags.Status() }))
 	s.admin.Add("purge job", admin.ReporterFunc(func() any { return s.purge.Status() }))
 	s.admin.Add("notes cache", admin.ReporterFunc(store.stats))
+	s.admin.Add("overload (api)", admin.ReporterFunc(func() any { return s.shed.Status() }))
 	adminMux := http.NewServeMux()
 	adminMux.Handle("POST /internal/analyze", internal(analyzeHandler(cfg.DownstreamToken)))
 	adminMux.Handle("/", s.admin)
@@ -267,6 +289,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 			Exempt:  func(string) bool { return false },
 		}),
 		grpckit.QuietMethods(healthpb.Health_Check_FullMethodName, healthpb.Health_Watch_FullMethodName),
+		grpckit.WithShed(grpckit.ShedConfig{Limiter: s.shed, Priority: grpckit.PriorityFromMetadata("x-priority")}),
 	)...)
 	s.grpcHlth = grpckit.RegisterHealth(s.grpc, s.checker)
 	built = true
@@ -354,6 +377,9 @@ func (s *service) close() {
 	if s.store != nil {
 		s.store.close()
 	}
+	if s.shed != nil {
+		s.shed.Close()
+	}
 	if s.flags != nil {
 		_ = openfeature.ShutdownWithContext(context.Background())
 	}
@@ -385,7 +411,33 @@ func (s *service) downstreamCheck(ctx context.Context) error {
 // registerDebug adds the endpoints tests and load tests use: a handler that
 // takes as long as it is asked to (and honours cancellation), runtime
 // figures (goroutines, heap) for leak checks, and a log level switch.
-func registerDebug(mux *http.ServeMux, level *slog.LevelVar) {
+func registerDebug(mux *http.ServeMux, level *slog.LevelVar, workSlots int) {
+	// GET /debug/work?d=20ms holds one of workSlots slots for d, waiting for
+	// a free one under the request's context: a resource of fixed, known
+	// capacity (like a database pool), for overload tests.
+	slots := make(chan struct{}, workSlots)
+	mux.HandleFunc("GET /debug/work", func(w http.ResponseWriter, r *http.Request) {
+		d, err := time.ParseDuration(r.URL.Query().Get("d"))
+		if err != nil || d < 0 || d > 10*time.Second {
+			problem.Write(w, r, problem.BadRequest("d: must be a duration from 0s to 10s").With("field", "d"))
+			return
+		}
+		select {
+		case slots <- struct{}{}:
+		case <-r.Context().Done():
+			problem.Write(w, r, r.Context().Err())
+			return
+		}
+		defer func() { <-slots }()
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			_ = httpkit.WriteJSON(w, r, http.StatusOK, map[string]string{"worked": d.String()})
+		case <-r.Context().Done():
+			problem.Write(w, r, r.Context().Err())
+		}
+	})
 	mux.HandleFunc("GET /debug/sleep", func(w http.ResponseWriter, r *http.Request) {
 		d, err := time.ParseDuration(r.URL.Query().Get("d"))
 		if err != nil || d < 0 || d > time.Minute {
