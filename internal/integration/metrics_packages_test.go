@@ -20,6 +20,7 @@ import (
 
 	"github.com/chassis-go/chassis/cache"
 	"github.com/chassis-go/chassis/cache/rediscache"
+	"github.com/chassis-go/chassis/call"
 	"github.com/chassis-go/chassis/flags"
 	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/internal/fakeclock"
@@ -285,7 +286,7 @@ func exerciseFlags(t *testing.T, mp *sdkmetric.MeterProvider) {
 // exerciseOverload records the overload instruments through a limiter of
 // one unit that is taken at collection: a refusal by Acquire and one by
 // guard.Shed (a 503). The observable instruments stay registered until
-// Close, after collection.
+// Close, after collection. A call.Client's per-host limiter reports too.
 func exerciseOverload(t *testing.T, mp *sdkmetric.MeterProvider) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), patience)
@@ -310,5 +311,15 @@ func exerciseOverload(t *testing.T, mp *sdkmetric.MeterProvider) {
 	}
 	if st := l.Status(); st.InFlight != 1 || st.Rejected[overload.Sheddable][overload.ReasonLimit] != 1 || st.Rejected[overload.Default][overload.ReasonLimit] != 1 {
 		t.Errorf("overload Status() = %+v; want 1 in flight, one sheddable and one default refusal for the limit", st)
+	}
+
+	// call.WithOverload: a limiter per destination host, named after it,
+	// under the Client's MeterProvider.
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	t.Cleanup(srv.Close)
+	c := call.New(call.WithMeterProvider(mp), call.WithOverload(call.OverloadPolicy{}))
+	t.Cleanup(c.CloseIdleConnections)
+	if resp, _ := send(t, c.HTTPClient(), http.MethodGet, srv.URL+"/users/42?token=secret", nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET through call.WithOverload status = %d; want 200", resp.StatusCode)
 	}
 }
