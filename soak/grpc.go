@@ -94,6 +94,7 @@ const (
 func grpcServiceEnv(drain, shutdown time.Duration) []string {
 	return []string{
 		"HTTP_ADDR=127.0.0.1:0",
+		"ADMIN_ADDR=127.0.0.1:0",
 		"GRPC_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=info", // for the "listening" line; the attacks run at warn
 		"RATE_LIMIT=" + strconv.Itoa(grpcRateLimit),
@@ -158,8 +159,8 @@ func (s *soak) grpcPhase(ctx context.Context) error {
 		return err
 	}
 	lines, byLevel, panics, _ := svc.logs.snapshot()
-	s.rep.info("grpc", "service log lines by level", fmt.Sprintf("%d (%s)", lines, fmtLevels(byLevel)))
-	s.rep.check("grpc", "panics logged", fmt.Sprint(panics), "0", panics == 0)
+	s.rep.info(grpcPhaseName, "service log lines by level", fmt.Sprintf("%d (%s)", lines, fmtLevels(byLevel)))
+	s.rep.check(grpcPhaseName, "panics logged", fmt.Sprint(panics), "0", panics == 0)
 	return ctx.Err()
 }
 

@@ -338,6 +338,7 @@ func (s *soak) runPhases(ctx context.Context) error {
 func serviceEnv(downstreamURL, token string) []string {
 	return []string{
 		"HTTP_ADDR=127.0.0.1:0",
+		"ADMIN_ADDR=127.0.0.1:0",
 		"GRPC_ADDR=127.0.0.1:0",
 		"LOG_LEVEL=info",
 		"RATE_LIMIT=" + strconv.Itoa(rateLimit),
