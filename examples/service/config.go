@@ -85,6 +85,11 @@ type Config struct {
 	DownstreamTimeout time.Duration `env:"DOWNSTREAM_TIMEOUT" envDefault:"2s" validate:"min=1ms"`
 	// DownstreamToken is sent to the downstream as a bearer token.
 	DownstreamToken string `env:"DOWNSTREAM_TOKEN" envDefault:"local-dev-token" secret:"true"`
+	// DownstreamAdaptiveLimit puts an adaptive concurrency limit on the
+	// downstream client (call.WithOverload): when the downstream slows down
+	// or sheds, calls beyond what it sustains fail fast locally instead of
+	// piling up. Off, only the breaker and the retry budget protect it.
+	DownstreamAdaptiveLimit bool `env:"DOWNSTREAM_ADAPTIVE_LIMIT" envDefault:"true"`
 	// FanOut is how many downstream calls /v1/digest makes at once.
 	FanOut int `env:"FAN_OUT" envDefault:"4" validate:"min=1,max=64"`
 

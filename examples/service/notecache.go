@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -27,8 +28,8 @@ type cachedStore struct {
 // deleted if it missed the invalidation message (they are best effort).
 const noteCacheTTL = 30 * time.Second
 
-func newCachedStore(s noteStore, rdb redis.UniversalClient, mp metric.MeterProvider) *cachedStore {
-	local := cache.Config[int64, Note]{Name: "notes", MaxEntries: 10_000, TTL: noteCacheTTL, MeterProvider: mp}
+func newCachedStore(s noteStore, rdb redis.UniversalClient, mp metric.MeterProvider, logger *slog.Logger) *cachedStore {
+	local := cache.Config[int64, Note]{Name: "notes", MaxEntries: 10_000, TTL: noteCacheTTL, MeterProvider: mp, Logger: logger}
 	if rdb == nil {
 		return &cachedStore{noteStore: s, local: cache.New(local)}
 	}
@@ -36,6 +37,7 @@ func newCachedStore(s noteStore, rdb redis.UniversalClient, mp metric.MeterProvi
 		Local:         cache.Config[string, Note]{Name: "notes", MaxEntries: 10_000, TTL: noteCacheTTL},
 		TTL:           10 * time.Minute,
 		MeterProvider: mp,
+		Logger:        logger,
 	})}
 }
 

@@ -123,13 +123,17 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	// open and close a socket for most calls.
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = max(cfg.FanOut, 2) * 4
+	var adaptive call.Option // nil options are ignored
+	if cfg.DownstreamAdaptiveLimit {
+		adaptive = call.WithOverload(call.OverloadPolicy{}) // per host: stop piling calls on a slow downstream
+	}
 	s.client = call.New(
+		adaptive,
 		call.WithTransport(transport),
 		call.WithTimeout(cfg.DownstreamTimeout),
 		call.WithRetry(call.RetryPolicy{MaxAttempts: 3, BaseDelay: 50 * time.Millisecond, MaxDelay: time.Second}),
 		call.WithRetryBudget(call.RetryBudget{}),
 		call.WithBreaker(call.BreakerPolicy{ConsecutiveFailures: 5, OpenTimeout: 5 * time.Second}),
-		call.WithOverload(call.OverloadPolicy{}), // per host: stop piling calls on a slow downstream
 		call.WithTokenSource(call.TokenFunc(func(context.Context) (call.Token, error) {
 			return call.Token{Value: cfg.DownstreamToken}, nil
 		})),
@@ -142,7 +146,7 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	if s.redis != nil {
 		rdb = s.redis
 	}
-	store := newCachedStore(base, rdb, tel.MeterProvider())
+	store := newCachedStore(base, rdb, tel.MeterProvider(), logger)
 	s.store = store
 
 	// Feature flags through OpenFeature: a file when FLAGS_FILE is set,

@@ -59,10 +59,6 @@ var notEmitted = map[string]string{
 	"chassis_grpc_client_breaker_transitions_total":    "the service has no gRPC client",
 	"chassis_grpc_client_breaker_rejections_total":     "the service has no gRPC client",
 	// Packages the reference service does not wire (yet).
-	"chassis_overload_limit":            "overload: not wired in the reference service",
-	"chassis_overload_inflight":         "overload: not wired in the reference service",
-	"chassis_overload_queued":           "overload: not wired in the reference service",
-	"chassis_overload_rejections_total": "overload: not wired in the reference service",
 }
 
 // needRedis lists the metrics only instances on a reachable Redis emit: they
@@ -245,7 +241,10 @@ func run(ctx context.Context, cfg *config) (err error) {
 	}
 	b, err := startService(ctx, &ps, bin, filepath.Join(tmp, "service-b.log"), append(common,
 		"RATE_LIMIT=100000", "RATE_LIMIT_PER=1m", "REDIS_ADDR="+deadRedis, "FAN_OUT=16", "FLAGS_FILE="+badFlags,
-		"DOWNSTREAM_URL=http://"+stubLis.Addr().String()+"/analyze", "DOWNSTREAM_TIMEOUT=1s"))
+		"DOWNSTREAM_URL=http://"+stubLis.Addr().String()+"/analyze", "DOWNSTREAM_TIMEOUT=1s",
+		// Without the client's adaptive limit, B's failing downstream sees
+		// every retry, so the retry budget runs out as its alert expects.
+		"DOWNSTREAM_ADAPTIVE_LIMIT=false"))
 	if err != nil {
 		return fmt.Errorf("instance B: %w", err)
 	}
@@ -626,6 +625,22 @@ func traffic(ctx context.Context, a, b, c *instance, down *atomic.Bool) error {
 	}
 	wg.Wait()
 	do("GET", A+"/v1/digest", "", 200)
+	// Shedding, on B (whose rate limit is out of the way): far more
+	// concurrent /debug/work requests than its slots and the adaptive limit
+	// admit; twice, a few scrapes apart, so that the rejections counter has
+	// a rate.
+	for round := range 2 {
+		for range 60 {
+			wg.Go(func() { do("GET", "http://"+b.http+"/debug/work?d=100ms", "", 200, 503) })
+		}
+		wg.Wait()
+		if round == 0 {
+			select {
+			case <-ctx.Done():
+			case <-time.After(3 * time.Second):
+			}
+		}
+	}
 	for range 3 {
 		do("GET", A+"/readyz", "", 200)
 	}
@@ -717,6 +732,7 @@ var expectedAlerts = []string{
 	"ChassisJobFailing",
 	"ChassisFlagsReloadRejected",
 	"ChassisSharedCacheDegraded",
+	"ChassisLoadShedding", // the /debug/work bursts
 }
 
 // checkAlerts fails every expected alert that is neither pending nor firing.
