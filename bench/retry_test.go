@@ -105,4 +105,3 @@ func BenchmarkRetryThreeAttempts(b *testing.B) {
 		})
 	}
 }
-
