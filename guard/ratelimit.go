@@ -182,16 +182,49 @@ func (rl *rateLimiter) serve(w http.ResponseWriter, r *http.Request, next http.H
 	}
 	d := res.Decision
 	h := w.Header()
-	if d.Limit.Rate > 0 && d.Limit.Per > 0 {
+	limited := d.Limit.Rate > 0 && d.Limit.Per > 0
+	if limited {
 		h["Ratelimit-Policy"] = rl.policyHeader(d.Limit)
-		h["Ratelimit"] = rl.rateLimitHeader(d)
 	}
-	if res.Verdict == ratecore.Denied {
-		h["Retry-After"] = []string{strconv.FormatInt(ceilSeconds(d.RetryAfter, 1), 10)}
-		rl.denied.Write(w, r)
+	if res.Verdict != ratecore.Denied {
+		if limited {
+			h["Ratelimit"] = rl.rateLimitHeader(d)
+		}
+		next.ServeHTTP(w, r)
 		return
 	}
-	next.ServeHTTP(w, r)
+	rateLimit, retryAfter := rl.deniedHeaders(d, limited)
+	if limited {
+		h["Ratelimit"] = rateLimit
+	}
+	h["Retry-After"] = retryAfter
+	rl.denied.Write(w, r)
+}
+
+// deniedHeaders returns the RateLimit value (if limited) and the Retry-After
+// value of a denial, both in one allocation unless the policy name is too
+// long for its buffer (append then moves the bytes to a new array, which
+// nothing writes to after the strings are made either).
+func (rl *rateLimiter) deniedHeaders(d Decision, limited bool) (rateLimit, retryAfter []string) {
+	v := new(deniedValues)
+	b := v.buf[:0]
+	if limited {
+		b = appendRateLimit(b, rl.item, int64(max(d.Remaining, 0)), ceilSeconds(d.ResetAfter, 0))
+		v.s[0] = unsafe.String(unsafe.SliceData(b), len(b))
+		rateLimit = v.s[0:1:1]
+	}
+	n := len(b)
+	b = strconv.AppendInt(b, ceilSeconds(d.RetryAfter, 1), 10)
+	v.s[1] = unsafe.String(&b[n], len(b)-n)
+	return rateLimit, v.s[1:2:2]
+}
+
+// deniedValues holds the RateLimit and Retry-After values of a denial and
+// their []strings: 112 bytes, room for a policy name of 14 bytes with
+// 20-digit numbers. Nothing writes to buf after the strings are made.
+type deniedValues struct {
+	s   [2]string
+	buf [80]byte
 }
 
 // policyHeader returns the RateLimit-Policy value for l, reusing the last one

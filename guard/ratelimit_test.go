@@ -81,6 +81,9 @@ func TestRateLimitHeaders(t *testing.T) {
 		{"period rounded up", guard.Limit{Rate: 3, Per: 1500 * time.Millisecond, Burst: 1}, "", 2, 429, `"default";q=4;w=2`, `"default";r=0;t=1`, "1"},
 		{"retry after rounded up", guard.Limit{Rate: 2, Per: 3 * time.Second, Burst: 1}, "", 2, 429, `"default";q=2;w=3`, `"default";r=0;t=2`, "2"},
 		{"named policy, escaped", guard.PerSecond(5), `per "ip" \ 5`, 1, 200, `"per \"ip\" \\ 5";q=5;w=1`, `"per \"ip\" \\ 5";r=4;t=1`, ""},
+		// Names too long for the one-allocation header buffers.
+		{"long policy name, allowed", guard.PerMinute(100), "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", 1, 200, `"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";q=100;w=60`, `"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";r=99;t=1`, ""},
+		{"long policy name, denied", guard.PerMinute(1), "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn", 2, 429, `"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";q=1;w=60`, `"nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn";r=0;t=60`, "60"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
