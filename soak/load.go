@@ -54,6 +54,24 @@ func (o op) contract(status int) bool {
 	return false
 }
 
+// shedDetail is the problem detail of a request the service's adaptive
+// concurrency limit (guard.Shed, grpckit.WithShed) refused.
+const shedDetail = "the server is overloaded; retry later"
+
+// isShed reports whether an answer is the service shedding load: a 503
+// problem with guard.Shed's detail. Shedding is a documented answer of
+// every route (with Retry-After), so it is within the contract of every
+// op; the soak counts and bounds it separately.
+func isShed(status int, body []byte) bool {
+	if status != http.StatusServiceUnavailable {
+		return false
+	}
+	var p struct {
+		Detail string `json:"detail"`
+	}
+	return json.Unmarshal(body, &p) == nil && p.Detail == shedDetail
+}
+
 // statusCounts counts responses by status code; index 0 holds codes
 // outside 1..599.
 type statusCounts [600]uint64
@@ -111,8 +129,9 @@ type loadStats struct {
 	digestWrong       uint64             // 200 digests with a missing, extra or wrong note
 
 	// Contract.
-	unexpected uint64 // statuses outside the op's contract
-	notProblem uint64 // 4xx/5xx answers that are not application/problem+json
+	shed       [numOps]uint64 // 503s of the adaptive concurrency limit (isShed), by op
+	unexpected uint64         // statuses outside the op's contract, shedding aside
+	notProblem uint64         // 4xx/5xx answers that are not application/problem+json
 
 	// Transport errors. In shutdown mode, errors after SIGTERM are split
 	// by what the client saw.
@@ -141,6 +160,9 @@ func (s *loadStats) merge(o *loadStats) {
 	}
 	s.digestOK += o.digestOK
 	s.digestWrong += o.digestWrong
+	for i, n := range o.shed {
+		s.shed[i] += n
+	}
 	s.unexpected += o.unexpected
 	s.notProblem += o.notProblem
 	s.errs += o.errs
@@ -393,7 +415,11 @@ func (w *worker) do(ctx context.Context, o op) {
 	st.ops[o].lat.record(lat)
 	st.ops[o].status.add(resp.StatusCode)
 	st.all.record(lat)
-	if !o.contract(resp.StatusCode) {
+	shed := isShed(resp.StatusCode, body)
+	if shed {
+		st.shed[o]++
+	}
+	if !o.contract(resp.StatusCode) && !shed {
 		st.unexpected++
 		if len(st.errSamples) < maxErrSamples {
 			st.errSamples = append(st.errSamples, fmt.Sprintf("%s %s: %d %s", req.Method, req.URL.Path, resp.StatusCode, truncate(body, 200)))

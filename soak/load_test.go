@@ -127,3 +127,24 @@ func TestFloodKeysAreDistinct(t *testing.T) {
 		seen[k] = true
 	}
 }
+
+func TestIsShed(t *testing.T) {
+	t.Parallel()
+	shed := `{"type":"about:blank","title":"Service Unavailable","status":503,"detail":"the server is overloaded; retry later","request_id":"x"}`
+	tests := []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{503, shed, true},
+		{429, shed, false},
+		{503, `{"status":503,"detail":"downstream unavailable","reason":"circuit_open"}`, false},
+		{503, `not json`, false},
+		{503, ``, false},
+	}
+	for _, tc := range tests {
+		if got := isShed(tc.status, []byte(tc.body)); got != tc.want {
+			t.Errorf("isShed(%d, %q) = %v; want %v", tc.status, tc.body, got, tc.want)
+		}
+	}
+}
