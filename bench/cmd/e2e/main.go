@@ -62,6 +62,7 @@ func main() {
 		duration  = flag.Duration("duration", 10*time.Second, "measured time per round and side")
 		warmup    = flag.Duration("warmup", time.Second, "unmeasured time before each measurement")
 		rounds    = flag.Int("rounds", 3, "rounds; each round measures both sides")
+		cpuprof   = flag.String("cpuprofile", "", "write the service's CPU profile during the first chassis round to this file (from its admin listener)")
 	)
 	flag.Parse()
 	if *serveBare {
@@ -88,12 +89,15 @@ func main() {
 		log.Fatal(err)
 	}
 
+	var adminAddr string
 	svc, svcAddr := start(exec.Command(svcBin), func(line []byte) string {
 		var rec struct {
-			Msg  string `json:"msg"`
-			HTTP string `json:"http"`
+			Msg   string `json:"msg"`
+			HTTP  string `json:"http"`
+			Admin string `json:"admin"`
 		}
 		if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+			adminAddr = rec.Admin
 			return rec.HTTP
 		}
 		return ""
@@ -122,7 +126,17 @@ func main() {
 	results := map[string][]result{}
 	for round := 1; round <= *rounds; round++ {
 		for _, s := range sides {
+			var prof chan error
+			if s.name == "chassis" && round == 1 && *cpuprof != "" {
+				prof = make(chan error, 1)
+				go func() { prof <- profile(adminAddr, *warmup, *duration, *cpuprof) }()
+			}
 			res := run(s.url, *conns, *warmup, *duration)
+			if prof != nil {
+				if err := <-prof; err != nil {
+					log.Printf("e2e: cpu profile: %v", err)
+				}
+			}
 			results[s.name] = append(results[s.name], res)
 			fmt.Printf("round %d %-8s %8.0f req/s  p50 %8v  p99 %8v  errors %d\n",
 				round, s.name, res.rps, res.p50, res.p99, res.errors)
@@ -134,6 +148,33 @@ func main() {
 	fmt.Printf("median   bare %8.0f req/s  p99 %v\n", b.rps, b.p99)
 	fmt.Printf("median   chassis %5.0f req/s  p99 %v\n", c.rps, c.p99)
 	fmt.Printf("ratio    chassis/bare throughput %.2f×, p99 %.2f×\n", c.rps/b.rps, float64(c.p99)/float64(b.p99))
+}
+
+// profile waits for warmup, then saves the service's CPU profile over the
+// measured time d, read from its admin listener's /debug/pprof/profile.
+func profile(admin string, warmup, d time.Duration, file string) error {
+	if admin == "" {
+		return errors.New("the service logged no admin address")
+	}
+	time.Sleep(warmup)
+	secs := max(1, int(d/time.Second)-1)
+	resp, err := http.Get("http://" + admin + "/debug/pprof/profile?seconds=" + strconv.Itoa(secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return errors.New(resp.Status)
+	}
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 type result struct {
