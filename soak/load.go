@@ -39,7 +39,9 @@ func (o op) String() string {
 // under this soak: the API's successes, and for the digest the documented
 // degradations (503 when the downstream fails or the breaker is open, 504
 // when the request's deadline passes). Anything else, 500s first, breaks
-// the contract. 429 is not in it: load clients stay far below their limit.
+// the contract, except load shedding, which any route may answer (see
+// isShed; the soak bounds it separately). 429 is not in it: load clients
+// stay far below their limit.
 func (o op) contract(status int) bool {
 	switch o {
 	case opCreate:

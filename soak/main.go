@@ -26,7 +26,10 @@
 // connection resets, latency spikes past the per-attempt timeout) and
 // throttling (429 with Retry-After: 0, retryable but not a breaker failure,
 // so only the retry budget stops a retry storm). No 500 may come back, and
-// retries must stay within the budget's arithmetic bound.
+// retries must stay within the budget's arithmetic bound. Load shedding
+// (503 "the server is overloaded", the service's adaptive concurrency
+// limit) is a documented answer of every route: it is counted per route,
+// and at most a quarter of the notes requests of a load phase may get it.
 //
 // Recovery: the same load against a healed downstream: once the breaker's
 // open timeout has passed, a probe must close it and circuit_open answers
