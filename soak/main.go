@@ -13,7 +13,7 @@
 //	-profile short|long   how long and how hard (default short)
 //	-seed n               seed of the fault injection and the load mix (default 1)
 //	-v                    progress and error samples on stderr
-//	-grpc-only            only the gRPC phase (about 15 s in the short profile)
+//	-grpc-only            only the gRPC phase (about 10 s in the short profile)
 //
 // # Phases
 //
