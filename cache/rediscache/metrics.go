@@ -1,14 +1,10 @@
 package rediscache
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net"
 	"sync/atomic"
-	"syscall"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chassis-go/chassis/internal/rediserr"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -77,19 +73,4 @@ func newMetrics(mp metric.MeterProvider, name string) *metrics {
 // errorClass sorts a Redis failure into a bounded class for the
 // error.type attribute: timeout, connection, server (Redis answered with
 // an error) or other.
-func errorClass(err error) string {
-	var netErr net.Error
-	var rerr redis.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
-	case errors.As(err, &rerr):
-		return "server"
-	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, redis.ErrClosed), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection"
-	}
-	return "other"
-}
+func errorClass(err error) string { return rediserr.Class(err) }

@@ -3,11 +3,9 @@ package redislimit
 import (
 	"context"
 	"errors"
-	"io"
-	"net"
-	"syscall"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/chassis-go/chassis/internal/rediserr"
+
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -75,22 +73,15 @@ func (m *metrics) countError(ctx context.Context, err error) {
 	m.errors.Add(ctx, 1, opts...)
 }
 
-// errorClass sorts a failed Redis call into the bounded error.type values.
+// errorClass sorts a failed Redis call into the bounded error.type values:
+// rediserr's classes, with "script" for a server that answered, with an
+// error or with a reply the script never returns.
 func errorClass(err error) string {
-	var netErr net.Error
-	var rerr redis.Error
-	switch {
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, redis.ErrPoolTimeout),
-		errors.As(err, &netErr) && netErr.Timeout():
-		return "timeout"
-	case errors.Is(err, errReply), errors.As(err, &rerr):
-		// The server answered, with an error or a reply the script never
-		// returns.
+	if errors.Is(err, errReply) {
 		return "script"
-	case errors.As(err, &netErr), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
-		errors.Is(err, redis.ErrClosed), errors.Is(err, syscall.ECONNREFUSED),
-		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return "connection"
 	}
-	return "other"
+	if c := rediserr.Class(err); c != rediserr.Server {
+		return c
+	}
+	return "script"
 }
