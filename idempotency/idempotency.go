@@ -1,7 +1,6 @@
 package idempotency
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -15,6 +14,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/chassis-go/chassis/internal/reqbody"
 
 	"github.com/chassis-go/chassis/internal/logthrottle"
 	"github.com/chassis-go/chassis/internal/respwrite"
@@ -252,12 +253,12 @@ func (m *middleware) serve(next http.Handler, w http.ResponseWriter, r *http.Req
 		problem.Write(w, r, p)
 		return
 	}
-	body, err := m.readBody(r)
+	body, err := reqbody.Read(r, m.cfg.MaxBody, errTooLarge, errBodyRead)
 	if err != nil {
 		problem.Write(w, r, err)
 		return
 	}
-	r = withBody(r, body)
+	r = reqbody.Replace(r, body)
 	sum := sha256.Sum256(body)
 	fp := hex.EncodeToString(sum[:])
 	sk := scopeKey(client, r, key)
@@ -332,32 +333,6 @@ func (m *middleware) release(r *http.Request, sk, token string) {
 func storable(status int) bool {
 	return status < 500 && status != http.StatusRequestTimeout && status != http.StatusTooManyRequests &&
 		status != http.StatusSwitchingProtocols
-}
-
-func (m *middleware) readBody(r *http.Request) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, m.cfg.MaxBody+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, err // an outer guard.MaxBody: 413
-	case err != nil:
-		return nil, errBodyRead.Wrap(err)
-	case int64(len(body)) > m.cfg.MaxBody:
-		return nil, errTooLarge
-	}
-	return body, nil
-}
-
-// withBody returns a shallow copy of r whose body is body again, replayable.
-func withBody(r *http.Request, body []byte) *http.Request {
-	r2 := r.WithContext(r.Context())
-	r2.Body = io.NopCloser(bytes.NewReader(body))
-	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	r2.ContentLength = int64(len(body))
-	return r2
 }
 
 // scopeKey is the store key: a hash of the scope (client, method, route)

@@ -1,15 +1,15 @@
 package webhook
 
 import (
-	"bytes"
 	"container/heap"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/chassis-go/chassis/internal/reqbody"
 
 	"github.com/chassis-go/chassis/internal/respwrite"
 	"github.com/chassis-go/chassis/problem"
@@ -119,7 +119,7 @@ func (v *Verifier) Middleware(opts ...MiddlewareOption) func(http.Handler) http.
 }
 
 func (v *Verifier) serve(o middlewareOptions, next http.Handler, w http.ResponseWriter, r *http.Request) {
-	body, err := readBody(r, o.maxBody)
+	body, err := reqbody.Read(r, o.maxBody, errTooLarge, errBody)
 	if err != nil {
 		problem.Write(w, r, err)
 		return
@@ -151,7 +151,7 @@ func (v *Verifier) serve(o middlewareOptions, next http.Handler, w http.Response
 		problem.Write(w, r, errReplayed)
 		return
 	}
-	r = withBody(r, body)
+	r = reqbody.Replace(r, body)
 	rw := respwrite.New(w)
 	ok := false
 	defer func() {
@@ -163,31 +163,6 @@ func (v *Verifier) serve(o middlewareOptions, next http.Handler, w http.Response
 	}()
 	next.ServeHTTP(rw, r)
 	ok = true
-}
-
-func readBody(r *http.Request, maxBody int64) ([]byte, error) {
-	if r.Body == nil || r.Body == http.NoBody {
-		return nil, nil
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.As(err, &mbe):
-		return nil, err
-	case err != nil:
-		return nil, errBody.Wrap(err)
-	case int64(len(body)) > maxBody:
-		return nil, errTooLarge
-	}
-	return body, nil
-}
-
-func withBody(r *http.Request, body []byte) *http.Request {
-	r2 := r.WithContext(r.Context())
-	r2.Body = io.NopCloser(newReader(body))
-	r2.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(newReader(body)), nil }
-	r2.ContentLength = int64(len(body))
-	return r2
 }
 
 // MemoryReplayCache is a [ReplayCache] in process memory, bounded to MaxIDs
@@ -308,5 +283,3 @@ func (h *expiryHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return e
 }
-
-func newReader(b []byte) io.Reader { return bytes.NewReader(b) }
