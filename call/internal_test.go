@@ -21,6 +21,7 @@ import (
 	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/chassis-go/chassis/breaker"
+	"github.com/chassis-go/chassis/internal/retryafter"
 )
 
 func noopMeterProvider() metric.MeterProvider { return noop.NewMeterProvider() }
@@ -227,9 +228,9 @@ func TestParseRetryAfter(t *testing.T) {
 		{"Sat, 01 Mar 2025 12:00:30 PST", 0, false},
 	}
 	for _, tc := range tests {
-		got, ok := parseRetryAfter(tc.in, now)
+		got, ok := retryafter.Parse(tc.in, now)
 		if got != tc.want || ok != tc.wantOK {
-			t.Errorf("parseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
+			t.Errorf("retryafter.Parse(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.wantOK)
 		}
 	}
 }
@@ -241,12 +242,12 @@ func FuzzParseRetryAfter(f *testing.F) {
 	}
 	now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, v string) {
-		d, ok := parseRetryAfter(v, now)
+		d, ok := retryafter.Parse(v, now)
 		if d < 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v; want >= 0", v, d)
+			t.Fatalf("retryafter.Parse(%q) = %v; want >= 0", v, d)
 		}
 		if !ok && d != 0 {
-			t.Fatalf("parseRetryAfter(%q) = %v, false; want 0 when invalid", v, d)
+			t.Fatalf("retryafter.Parse(%q) = %v, false; want 0 when invalid", v, d)
 		}
 	})
 }

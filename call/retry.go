@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"math"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/retryafter"
 	"github.com/chassis-go/chassis/retry"
 )
 
@@ -164,7 +162,7 @@ func (r *retryer) decide(ctx context.Context, resp *http.Response, err error, n 
 	var hasAfter bool
 	if resp != nil {
 		if v := resp.Header.Get("Retry-After"); v != "" {
-			after, hasAfter = parseRetryAfter(v, now())
+			after, hasAfter = retryafter.Parse(v, now())
 		}
 	}
 	if r.retryable != nil {
@@ -208,40 +206,4 @@ func (e *finalError) Unwrap() error { return e.err }
 // retry's, so that call and retry.Do wait alike.
 func (r *retryer) backoff(n int) time.Duration {
 	return retry.Policy{BaseDelay: r.base, MaxDelay: r.max}.Backoff(n, r.jitter)
-}
-
-// parseRetryAfter parses a Retry-After value (RFC 9110 §10.2.3):
-// delta-seconds or an HTTP-date, relative to now. A date in the past means
-// 0. Values too large for a time.Duration saturate. It reports false for an
-// invalid value.
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return 0, false
-	}
-	if isDigits(v) {
-		secs, err := strconv.ParseUint(v, 10, 64)
-		if err != nil || secs > uint64(math.MaxInt64/int64(time.Second)) {
-			return math.MaxInt64, true // overflow: "forever"
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	t, err := http.ParseTime(v)
-	if err != nil {
-		return 0, false
-	}
-	d := t.Sub(now)
-	if d < 0 {
-		d = 0
-	}
-	return d, true
-}
-
-func isDigits(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }

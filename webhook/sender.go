@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chassis-go/chassis/call"
+	"github.com/chassis-go/chassis/internal/retryafter"
 )
 
 // defaultSchedule is the wait before each retry without WithSchedule, the
@@ -261,7 +262,7 @@ func (s *Sender) Attempt(ctx context.Context, ep Endpoint, msg Message) error {
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return nil
 	}
-	after, _ := parseRetryAfter(resp.Header.Get("Retry-After"), s.now())
+	after, _ := retryafter.Parse(resp.Header.Get("Retry-After"), s.now())
 	return &DeliveryError{Endpoint: endpoint, Status: resp.StatusCode, RetryAfter: after, Attempts: 1}
 }
 
@@ -273,18 +274,4 @@ func redact(u string) string {
 	}
 	p.User, p.RawQuery, p.ForceQuery, p.Fragment, p.RawFragment = nil, "", false, "", ""
 	return p.String()
-}
-
-// parseRetryAfter parses delta-seconds or an HTTP-date (RFC 9110 §10.2.3).
-func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
-	if v == "" {
-		return 0, false
-	}
-	if n, err := strconv.ParseUint(v, 10, 32); err == nil {
-		return time.Duration(n) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(t.Sub(now), 0), true
-	}
-	return 0, false
 }
