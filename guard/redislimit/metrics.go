@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 
+	"github.com/chassis-go/chassis/internal/instrument"
+
 	"github.com/chassis-go/chassis/internal/rediserr"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
 )
 
 // scope is the instrumentation scope of the package's metrics.
@@ -32,12 +33,7 @@ func newMetrics(mp metric.MeterProvider, mode DegradedMode) *metrics {
 	}
 	meter := mp.Meter(scope)
 	counter := func(name, unit, desc string) metric.Int64Counter {
-		c, err := meter.Int64Counter(name, metric.WithUnit(unit), metric.WithDescription(desc))
-		if err != nil {
-			otel.Handle(err)
-			return noop.Int64Counter{}
-		}
-		return c
+		return instrument.Int64Counter(meter, name, unit, desc)
 	}
 	set := func(k, v string) []metric.AddOption {
 		return []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(attribute.String(k, v)))}
