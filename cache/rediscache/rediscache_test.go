@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -345,4 +346,43 @@ func TestKeysSpreadOverCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	redistest.AssertSpread(t, b.Client, b.Prefix+"*")
+}
+
+// TestInvalidationAcrossNodes shows an invalidation reaching replicas whose
+// subscriptions are on different nodes of a Redis Cluster: each of three
+// replicas is connected straight to a different master (a plain client, so
+// its subscription cannot follow the channel's slot), and a Set on a fourth
+// replica, through a cluster client, invalidates all three. Classic PUBLISH
+// is broadcast to every node; sharded pub/sub would not be.
+func TestInvalidationAcrossNodes(t *testing.T) {
+	b := redistest.Cluster(t)
+	ctx := context.Background()
+	var addrs []string
+	var mu sync.Mutex
+	err := b.Client.(*redis.ClusterClient).ForEachMaster(ctx, func(_ context.Context, c *redis.Client) error {
+		mu.Lock()
+		addrs = append(addrs, c.Options().Addr)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil || len(addrs) < 2 {
+		t.Fatalf("masters = %v, %v; want at least two", addrs, err)
+	}
+	cfg := rediscache.Config[string]{Prefix: b.Prefix, Timeout: 5 * time.Second}
+	var onNodes []replica
+	for _, addr := range addrs {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		t.Cleanup(func() { _ = c.Close() })
+		onNodes = append(onNodes, newReplica(t, c, cfg))
+	}
+	writer := newReplica(t, b.NewClient(t), cfg)
+	if err := writer.Set(ctx, "k", "v"); err != nil {
+		t.Fatalf("Set through the cluster client: %v", err)
+	}
+	for i, r := range onNodes {
+		r.await(t, "invalidate")
+		if got := r.Stats().InvalidationsReceived; got != 1 {
+			t.Errorf("replica subscribed on %s received %d invalidations; want 1", addrs[i], got)
+		}
+	}
 }
