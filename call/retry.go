@@ -72,9 +72,11 @@ type RetryPolicy struct {
 }
 
 const (
-	defaultMaxAttempts   = 3
-	defaultBaseDelay     = 100 * time.Millisecond
-	defaultMaxDelay      = 5 * time.Second
+	// The attempt and backoff defaults are package retry's, so that call
+	// and retry.Do behave alike.
+	defaultMaxAttempts   = retry.DefaultMaxAttempts
+	defaultBaseDelay     = retry.DefaultBaseDelay
+	defaultMaxDelay      = retry.DefaultMaxDelay
 	defaultMaxRetryAfter = 30 * time.Second
 )
 

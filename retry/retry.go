@@ -61,10 +61,11 @@ type hooks struct {
 	jitter func(n int64) int64 // uniform in [0, n)
 }
 
+// The defaults of a zero [Policy] field; call's RetryPolicy uses the same.
 const (
-	defaultMaxAttempts = 3
-	defaultBaseDelay   = 100 * time.Millisecond
-	defaultMaxDelay    = 5 * time.Second
+	DefaultMaxAttempts = 3                      // tries, the first included
+	DefaultBaseDelay   = 100 * time.Millisecond // the backoff's ceiling before the 2nd try
+	DefaultMaxDelay    = 5 * time.Second        // the backoff's cap
 )
 
 // Validate reports the first invalid field of p, or nil; the error names
@@ -107,13 +108,13 @@ func (p *Policy) resolve(fn string) resolved {
 	}
 	r := resolved{maxAttempts: p.MaxAttempts, base: p.BaseDelay, max: p.MaxDelay, maxElapsed: p.MaxElapsed, retryable: p.Retryable}
 	if r.maxAttempts == 0 {
-		r.maxAttempts = defaultMaxAttempts
+		r.maxAttempts = DefaultMaxAttempts
 	}
 	if r.base == 0 {
-		r.base = defaultBaseDelay
+		r.base = DefaultBaseDelay
 	}
 	if r.max == 0 {
-		r.max = max(defaultMaxDelay, r.base)
+		r.max = max(DefaultMaxDelay, r.base)
 	}
 	if p.hooks != nil {
 		r.hooks = *p.hooks
