@@ -103,14 +103,17 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 
 	// One adaptive concurrency limit for the API, HTTP and gRPC alike: under
 	// more load than the process can serve, the excess is answered 503 (or
-	// ResourceExhausted) at once, and what is admitted stays fast. The
-	// digest fans out: it is shed first, with /debug/work (the overload
-	// test's stand-in for real work). /debug/sleep is exempt: its latency is
-	// whatever the test asks for and would teach the limiter nothing true.
+	// ResourceExhausted) at once, and what is admitted stays fast.
+	// /debug/work (the overload test's stand-in for real work) is shed
+	// first. Two routes are exempt, because their latency and their 503s
+	// say nothing about this process's capacity: /debug/sleep takes as long
+	// as the test asks, and /v1/digest waits on the downstream, which the
+	// client's own breaker and adaptive limit protect (its 503s during a
+	// downstream outage would otherwise make this limit shed notes).
 	s.shed = overload.NewLimiter(overload.Config{Name: "api", MaxQueue: 64, MaxWait: 50 * time.Millisecond,
 		MeterProvider: tel.MeterProvider()})
 	apiPriority := func(r *http.Request) overload.Priority {
-		if strings.HasPrefix(r.URL.Path, "/v1/digest") || strings.HasPrefix(r.URL.Path, "/debug/work") {
+		if strings.HasPrefix(r.URL.Path, "/debug/work") {
 			return overload.Sheddable
 		}
 		return overload.Default
@@ -125,7 +128,12 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	transport.MaxIdleConnsPerHost = max(cfg.FanOut, 2) * 4
 	var adaptive call.Option // nil options are ignored
 	if cfg.DownstreamAdaptiveLimit {
-		adaptive = call.WithOverload(call.OverloadPolicy{}) // per host: stop piling calls on a slow downstream
+		// Per host: stop piling calls on a slow downstream. A digest needs
+		// FanOut calls at once, so the limit never drops below that, and a
+		// short queue absorbs bursts instead of failing whole digests.
+		adaptive = call.WithOverload(call.OverloadPolicy{Limiter: overload.Config{
+			MinLimit: cfg.FanOut, InitialLimit: max(2*cfg.FanOut, 20), MaxQueue: 256, MaxWait: 250 * time.Millisecond,
+		}})
 	}
 	s.client = call.New(
 		adaptive,
@@ -231,7 +239,9 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 		cors,
 		guard.RateLimit(guard.RateLimitConfig{Limiter: limiter, Key: key, Logger: logger}),
 		guard.Shed(guard.ShedConfig{Limiter: s.shed, Priority: apiPriority, // probes live on root, outside the stack
-			Exempt: func(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/debug/sleep") }}),
+			Exempt: func(r *http.Request) bool {
+				return strings.HasPrefix(r.URL.Path, "/debug/sleep") || strings.HasPrefix(r.URL.Path, "/v1/digest")
+			}}),
 		guard.MaxBody(cfg.MaxBodyBytes),
 		guard.Timeout(cfg.RequestTimeout, guard.WithLogger(logger)),
 		// Innermost: a panic becomes a 500 problem while Timeout still
