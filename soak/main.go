@@ -14,6 +14,7 @@
 //	-seed n               seed of the fault injection and the load mix (default 1)
 //	-v                    progress and error samples on stderr
 //	-grpc-only            only the gRPC phase (about 10 s in the short profile)
+//	-overload-only        only the overload phase (about 25 s in the short profile)
 //
 // # Phases
 //
@@ -135,8 +136,14 @@ type profile struct {
 	grpcDrain    time.Duration // DRAIN_DELAY of the gRPC phase's instance
 	grpcShutdown time.Duration // SHUTDOWN_TIMEOUT of the gRPC phase's instance
 
+	overloadCapDur     time.Duration // measuring capacity, closed loop
+	overloadHalfDur    time.Duration // at half the capacity, for the unloaded p99
+	overloadDur        time.Duration // at three times the capacity
+	overloadRecoverDur time.Duration // back at half, for the recovery
+
 	deadline time.Duration // whole run after the build: a safety net
 	grpcOnly bool          // run only the gRPC phase (-grpc-only)
+	overOnly bool          // run only the overload phase (-overload-only)
 }
 
 func profiles(name string) (profile, bool) {
@@ -157,14 +164,16 @@ func profiles(name string) (profile, bool) {
 		p.floodKeys, p.floodMinKeys, p.floodCap, p.floodWorkers = 100_000, 20_000, 20*time.Second, 32
 		p.grpcStreams, p.grpcResets, p.grpcResetCap, p.grpcLegitDur = 10_000, 20_000, 10*time.Second, 2*time.Second
 		p.grpcDrain, p.grpcShutdown = time.Second, 3*time.Second
-		p.deadline = 3 * time.Minute
+		p.overloadCapDur, p.overloadHalfDur, p.overloadDur, p.overloadRecoverDur = 3*time.Second, 3*time.Second, 10*time.Second, 6*time.Second
+		p.deadline = 4 * time.Minute
 	case "long":
 		p.loadWorkers, p.loadDur, p.maxRequests = 32, 2*time.Minute, 50_000_000
 		p.faultCycles, p.recoveryTail = 23, 20*time.Second // 5 minutes of faults
 		p.floodKeys, p.floodMinKeys, p.floodCap, p.floodWorkers = 250_000, 100_000, 3*time.Minute, 32
 		p.grpcStreams, p.grpcResets, p.grpcResetCap, p.grpcLegitDur = 100_000, 200_000, time.Minute, 5*time.Second
 		p.grpcDrain, p.grpcShutdown = drainDelay, shutdownTimeout
-		p.deadline = 20 * time.Minute
+		p.overloadCapDur, p.overloadHalfDur, p.overloadDur, p.overloadRecoverDur = 10*time.Second, 10*time.Second, time.Minute, 10*time.Second
+		p.deadline = 22 * time.Minute
 	default:
 		return p, false
 	}
@@ -176,6 +185,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "seed of the fault injection and the load mix")
 	verbose := flag.Bool("v", false, "progress details and error samples on stderr")
 	onlyGRPC := flag.Bool("grpc-only", false, "run only the gRPC phase (it has its own service instance)")
+	onlyOverload := flag.Bool("overload-only", false, "run only the overload phase (it has its own service instance)")
 	flag.Parse()
 	prof, ok := profiles(*profileName)
 	if !ok || flag.NArg() > 0 {
@@ -184,6 +194,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	prof.grpcOnly = *onlyGRPC
+	prof.overOnly = *onlyOverload
 	code := run(ctx, prof, *seed, *verbose, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -286,6 +297,11 @@ func (s *soak) runPhases(ctx context.Context) error {
 	ctx, cancel = context.WithTimeout(ctx, s.prof.deadline)
 	defer cancel()
 
+	if s.prof.overOnly {
+		s.admin = newClient(4, true)
+		defer s.admin.CloseIdleConnections()
+		return s.overloadPhase(ctx)
+	}
 	if s.prof.grpcOnly {
 		s.admin = newClient(4, true)
 		defer s.admin.CloseIdleConnections()
@@ -328,6 +344,9 @@ func (s *soak) runPhases(ctx context.Context) error {
 	}
 	s.debugBreaker(ctx, "after abuse")
 	if err := s.grpcPhase(ctx); err != nil {
+		return err
+	}
+	if err := s.overloadPhase(ctx); err != nil {
 		return err
 	}
 	if err := s.shutdownPhase(ctx); err != nil {

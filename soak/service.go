@@ -57,6 +57,7 @@ type proc struct {
 	httpAddr string
 	grpcAddr string // from the "listening" line; "" if it has none
 	base     string // http://httpAddr
+	admin    string // http://<admin listener>, where /metrics is; base if the service has none
 	logs     *logSink
 	started  time.Time
 
@@ -92,6 +93,10 @@ func startService(ctx context.Context, bin string, env []string) (*proc, error) 
 		p.httpAddr, _ = rec["http"].(string)
 		p.grpcAddr, _ = rec["grpc"].(string)
 		p.base = "http://" + p.httpAddr
+		p.admin = p.base
+		if a, _ := rec["admin"].(string); a != "" {
+			p.admin = "http://" + a
+		}
 		if p.httpAddr == "" {
 			p.kill()
 			return nil, fmt.Errorf("the listening line has no http address: %v", rec)
@@ -221,7 +226,7 @@ func (p *proc) runtime(ctx context.Context, hc *http.Client) (runtimeStats, erro
 
 // metrics fetches and parses GET /metrics.
 func (p *proc) metrics(ctx context.Context, hc *http.Client) (promSamples, error) {
-	b, status, err := get(ctx, hc, p.base+"/metrics", adminKey)
+	b, status, err := get(ctx, hc, p.admin+"/metrics", adminKey)
 	if err != nil {
 		return nil, err
 	}

@@ -257,7 +257,6 @@ func newService(cfg Config, logger *slog.Logger, level *slog.LevelVar, tel *tele
 	root := http.NewServeMux()
 	root.Handle("GET /livez", s.checker.LiveHandler())
 	root.Handle("GET /readyz", s.checker.ReadyHandler())
-	root.Handle("GET /metrics", tel.MetricsHandler())
 	root.Handle("/", stack(httpkit.MuxErrors(api))) // the mux's own 404/405 as problem+json
 	s.handler = root
 

@@ -350,7 +350,11 @@ func TestService(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), `"notes-store"`) {
 			t.Errorf("/readyz = %d %s", resp.StatusCode, body)
 		}
-		resp, body = c.do("GET", "/metrics", "", "")
+		// /metrics is served on the admin listener, not the public port.
+		if resp, _ := c.do("GET", "/metrics", "", ""); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("public /metrics = %d; want 404", resp.StatusCode)
+		}
+		resp, body = client{t: t, base: "http://" + p.adminAddr, ip: c.ip, hc: c.hc}.do("GET", "/metrics", "", "")
 		for _, want := range []string{"chassis_ratelimit_decisions_total", "http_server_request_duration_seconds", "chassis_health_check_duration_seconds"} {
 			if !strings.Contains(string(body), want) {
 				t.Errorf("/metrics lacks %s", want)
