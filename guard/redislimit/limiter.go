@@ -148,7 +148,9 @@ func New(client redis.UniversalClient, l guard.Limit, opts ...Option) *Limiter {
 		denyCache: true,
 	}
 	for _, o := range opts {
-		o(&cfg)
+		if o != nil { // a nil option is ignored (CONTRIBUTING.md)
+			o(&cfg)
+		}
 	}
 	switch {
 	case strings.ContainsAny(cfg.prefix, "{}"):

@@ -15,6 +15,7 @@ import (
 	"github.com/chassis-go/chassis/guard"
 	"github.com/chassis-go/chassis/guard/redislimit"
 	"github.com/chassis-go/chassis/internal/fakeclock"
+	"github.com/chassis-go/chassis/internal/redistest"
 )
 
 func TestNewPanics(t *testing.T) {
@@ -394,5 +395,17 @@ func TestCallerContext(t *testing.T) {
 	calls.before = nil
 	if d, err := lim.Allow(context.Background(), "k"); err != nil || !d.Allowed {
 		t.Errorf("Allow after a caller cancellation = %+v, %v; want allowed (circuit still closed)", d, err)
+	}
+}
+
+// Per CONTRIBUTING.md: a nil option is ignored, and a nil value given to an
+// option means its default.
+func TestNilOptions(t *testing.T) {
+	b := redistest.Mini(t)
+	lim := redislimit.New(b.Client, guard.PerMinute(2), nil, patient, redislimit.WithPrefix(b.Prefix),
+		redislimit.WithClock(nil), redislimit.WithMeterProvider(nil))
+	d, err := lim.Allow(context.Background(), "k")
+	if err != nil || !d.Allowed {
+		t.Errorf("Allow with nil options = %+v, %v; want allowed", d, err)
 	}
 }
