@@ -6,8 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/chassis-go/chassis/internal/instrument"
+
 	"github.com/open-feature/go-sdk/openfeature"
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/trace"
@@ -35,12 +36,8 @@ type evalKey struct {
 }
 
 func newHook(meter metric.Meter) *hook {
-	evals, err := meter.Int64Counter("chassis.flags.evaluations",
-		metric.WithUnit("{evaluation}"),
-		metric.WithDescription("Flag evaluations through the OpenFeature SDK, by flag, variant, reason and error."))
-	if err != nil {
-		otel.Handle(err)
-	}
+	evals := instrument.Int64Counter(meter, "chassis.flags.evaluations", "{evaluation}",
+		"Flag evaluations through the OpenFeature SDK, by flag, variant, reason and error.")
 	return &hook{evals: evals}
 }
 

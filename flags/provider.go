@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chassis-go/chassis/internal/instrument"
+
 	"github.com/open-feature/go-sdk/openfeature"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -94,12 +96,8 @@ func NewProvider(src Source, opts ...Option) *Provider {
 		o.now = time.Now
 	}
 	meter := o.mp.Meter(scope)
-	reloads, err := meter.Int64Counter("chassis.flags.reloads",
-		metric.WithUnit("{reload}"),
-		metric.WithDescription("Loads of the flag source that changed the flags (success) or were rejected (failure)."))
-	if err != nil {
-		otel.Handle(err)
-	}
+	reloads := instrument.Int64Counter(meter, "chassis.flags.reloads", "{reload}",
+		"Loads of the flag source that changed the flags (success) or were rejected (failure).")
 	p := &Provider{
 		src:       src,
 		log:       o.log,
