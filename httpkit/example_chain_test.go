@@ -45,9 +45,9 @@ func ExampleChain() {
 		fmt.Println(rec.Code, rec.Body.String())
 	}
 	// Output:
-	// level=INFO msg="http request" method=GET route=/users/{id} path=/users/42 status=200 bytes=7 request_id=req-1
+	// level=INFO msg="http request" method=GET route=/users/{id} path=/users/42 client=192.0.2.1 status=200 bytes=7 request_id=req-1
 	// 200 user 42
 	// level=ERROR msg="http handler panic" panic="nil map" method=GET path=/crash route=/crash request_id=req-1
-	// level=ERROR msg="http request" method=GET route=/crash path=/crash status=500 bytes=114 request_id=req-1
+	// level=ERROR msg="http request" method=GET route=/crash path=/crash client=192.0.2.1 status=500 bytes=114 request_id=req-1
 	// 500 {"type":"about:blank","title":"Internal Server Error","status":500,"detail":"internal error","request_id":"req-1"}
 }

@@ -2,6 +2,7 @@ package httpkit
 
 import (
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -16,6 +17,8 @@ import (
 //	method     the request method
 //	route      the path of the ServeMux pattern that matched ("/users/{id}"), if any
 //	path       the escaped URL path as received, before any handler ran
+//	client     the direct peer's address (Request.RemoteAddr without the port): the
+//	           proxy's, behind one; the rate limit's key function decides whom to trust
 //	status     the status sent, 200 for a bare Write; left out if the connection was hijacked
 //	bytes      body bytes written
 //	duration   time from the call to Logging until next returned
@@ -91,7 +94,7 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 				if rt := reqmeta.Route(pattern); rt != "" {
 					attrs = append(attrs, slog.String("route", rt))
 				}
-				attrs = append(attrs, slog.String("path", path))
+				attrs = append(attrs, slog.String("path", path), slog.String("client", peerHost(r.RemoteAddr)))
 				if !rw.Hijacked() {
 					attrs = append(attrs, slog.Int("status", status))
 				}
@@ -116,4 +119,13 @@ func Logging(logger *slog.Logger) func(http.Handler) http.Handler {
 			completed = true
 		})
 	}
+}
+
+// peerHost returns the host part of a RemoteAddr ("ip:port" or "[ip]:port"),
+// or addr itself when it has no port.
+func peerHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
 }

@@ -280,3 +280,17 @@ func TestLoggingHijacked(t *testing.T) {
 		t.Errorf("status = %v logged for a hijacked connection; want absent", attrs["status"])
 	}
 }
+
+// The access line names the direct peer, without its port.
+func TestLoggingClient(t *testing.T) {
+	t.Parallel()
+	for addr, want := range map[string]string{"203.0.113.9:5555": "203.0.113.9", "[2001:db8::1]:443": "2001:db8::1", "@": "@"} {
+		c := &capture{}
+		req := httptest.NewRequest("GET", "/", nil)
+		req.RemoteAddr = addr
+		httpkit.Logging(slog.New(c))(http.NotFoundHandler()).ServeHTTP(httptest.NewRecorder(), req)
+		if got := c.all()[0].attrs["client"].String(); got != want {
+			t.Errorf("client for RemoteAddr %q = %q; want %q", addr, got, want)
+		}
+	}
+}

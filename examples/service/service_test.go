@@ -365,6 +365,27 @@ func TestService(t *testing.T) {
 		}
 	})
 
+	t.Run("list sizes are capped", func(t *testing.T) {
+		resp, body := as(t).do("GET", "/v1/notes?limit=1000", "", "")
+		wantProblem(t, resp, body, http.StatusBadRequest)
+		if resp, body := as(t).do("GET", "/v1/notes?limit=100", "", ""); resp.StatusCode != http.StatusOK {
+			t.Errorf("limit=100 = %d %s; want 200", resp.StatusCode, body)
+		}
+	})
+
+	t.Run("IPv6 clients are limited by /64", func(t *testing.T) {
+		// RATE_LIMIT=5: addresses rotating inside one /64 share one bucket.
+		var codes []int
+		for i := range 7 {
+			c := client{t: t, base: base, ip: fmt.Sprintf("2001:db8:77:1::%x", i+1), hc: hc}
+			resp, _ := c.do("GET", "/v1/notes", "", "")
+			codes = append(codes, resp.StatusCode)
+		}
+		if codes[5] != http.StatusTooManyRequests || codes[6] != http.StatusTooManyRequests {
+			t.Errorf("7 requests from 7 addresses of one /64 = %v; want the 6th and 7th limited", codes)
+		}
+	})
+
 	t.Run("CORS preflight", func(t *testing.T) {
 		resp, _ := as(t).do("OPTIONS", "/v1/notes", "", "", "Origin", "http://localhost:3000", "Access-Control-Request-Method", "POST")
 		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "http://localhost:3000" {
