@@ -3,14 +3,10 @@ package work_test
 import (
 	"context"
 	"errors"
-	"log"
 	"strings"
-	"sync"
 	"testing"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+	"github.com/chassis-go/chassis/internal/oteltest"
 
 	"github.com/chassis-go/chassis/work"
 )
@@ -86,74 +82,14 @@ func TestPanicError_text(t *testing.T) {
 	}
 }
 
-// failingMeterProvider's instruments all fail to be created.
-type failingMeterProvider struct{ noop.MeterProvider }
-
-func (failingMeterProvider) Meter(string, ...metric.MeterOption) metric.Meter { return failingMeter{} }
-
-type failingMeter struct{ noop.Meter }
-
-var errInstrument = errors.New("instrument refused")
-
-func (failingMeter) Int64UpDownCounter(string, ...metric.Int64UpDownCounterOption) (metric.Int64UpDownCounter, error) {
-	return nil, errInstrument
-}
-
-// otelErrors records what reaches otel.Handle while a test runs.
-type otelErrors struct {
-	mu      sync.Mutex
-	errs    []error
-	stopped bool
-}
-
-func (h *otelErrors) Handle(err error) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.stopped {
-		log.Print(err) // what OpenTelemetry's default handler does
-		return
-	}
-	h.errs = append(h.errs, err)
-}
-
-func (h *otelErrors) count(target error) int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	n := 0
-	for _, err := range h.errs {
-		if errors.Is(err, target) {
-			n++
-		}
-	}
-	return n
-}
-
-// recordOTelErrors installs an otelErrors as the global OpenTelemetry error
-// handler until the test ends. The first SetErrorHandler of a process makes
-// OpenTelemetry's default handler forward to the one set, for ever, so the
-// recorder then behaves like the default handler instead. Tests that call it
-// must not be parallel.
-func recordOTelErrors(t *testing.T) *otelErrors {
-	h := &otelErrors{}
-	prev := otel.GetErrorHandler()
-	otel.SetErrorHandler(h)
-	t.Cleanup(func() {
-		otel.SetErrorHandler(prev)
-		h.mu.Lock()
-		h.stopped = true
-		h.mu.Unlock()
-	})
-	return h
-}
-
 func TestInstrumentErrorsAreReported(t *testing.T) {
-	errs := recordOTelErrors(t)
+	errs := oteltest.Record(t)
 	got, err := work.Map(context.Background(), []int{1, 2}, func(_ context.Context, n int) (int, error) { return n, nil },
-		work.WithMeterProvider(failingMeterProvider{}))
+		work.WithMeterProvider(oteltest.FailingMeterProvider{}))
 	if err != nil || len(got) != 2 {
 		t.Errorf("Map with a failing meter = %v, %v; want [1 2], nil", got, err)
 	}
-	if n := errs.count(errInstrument); n != 1 {
+	if n := errs.Count(oteltest.ErrInstrument); n != 1 {
 		t.Errorf("errors reported through otel.Handle = %d; want 1", n)
 	}
 }

@@ -2,12 +2,10 @@ package instrument_test
 
 import (
 	"context"
-	"errors"
 	"testing"
 
-	"go.opentelemetry.io/otel"
-	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/metric/noop"
+	"github.com/chassis-go/chassis/internal/oteltest"
+
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	"go.uber.org/goleak"
@@ -16,16 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-type failingMeter struct{ noop.Meter }
-
-func (failingMeter) Int64Counter(string, ...metric.Int64CounterOption) (metric.Int64Counter, error) {
-	return nil, errors.New("no counters today")
-}
-
-type handler struct{ errs []error }
-
-func (h *handler) Handle(err error) { h.errs = append(h.errs, err) }
 
 func TestInt64Counter(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
@@ -41,12 +29,10 @@ func TestInt64Counter(t *testing.T) {
 		t.Errorf("counter = %s %s; want chassis.test.count {event}", got.Name, got.Unit)
 	}
 
-	h := &handler{}
-	otel.SetErrorHandler(h)
-	defer otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {}))
-	c = instrument.Int64Counter(failingMeter{}, "x", "1", "")
+	errs := oteltest.Record(t)
+	c = instrument.Int64Counter(oteltest.FailingMeterProvider{}.Meter("test"), "x", "1", "")
 	c.Add(context.Background(), 1) // a no-op, not a nil
-	if len(h.errs) != 1 {
-		t.Errorf("errors reported = %v; want the creation error", h.errs)
+	if n := errs.Count(oteltest.ErrInstrument); n != 1 {
+		t.Errorf("errors reported = %d; want the creation error", n)
 	}
 }
