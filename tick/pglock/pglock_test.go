@@ -8,14 +8,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chassis-go/chassis/tick/internal/locktest"
 
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -177,7 +176,7 @@ func testTerminated(t *testing.T, db *sql.DB) {
 		entered <- ctx
 		<-ctx.Done()
 		return ctx.Err()
-	}, tick.WithLock(pglock.New(db)), tick.WithLogger(slog.New(recordHandler(failed))))
+	}, tick.WithLock(pglock.New(db)), tick.WithLogger(slog.New(locktest.RecordHandler(failed))))
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- job.Run(runCtx) }()
@@ -247,98 +246,10 @@ func (c otherConnector) Connect(context.Context) (driver.Conn, error) {
 
 func (c otherConnector) Driver() driver.Driver { return stdlib.GetDefaultDriver() }
 
-// recordHandler sends the job's Error records on ch.
-type recordHandler chan slog.Record
-
-func (h recordHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
-func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h <- r:
-	default:
-	}
-	return nil
-}
-func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h recordHandler) WithGroup(string) slog.Handler      { return h }
-
-// observed reports each refusal of its Locker on refused.
-type observed struct {
-	tick.Locker
-	refused chan struct{}
-}
-
-func (o observed) Acquire(ctx context.Context, name string) (tick.Lease, error) {
-	ls, err := o.Locker.Acquire(ctx, name)
-	if errors.Is(err, tick.ErrLocked) {
-		select {
-		case o.refused <- struct{}{}:
-		default:
-		}
-	}
-	return ls, err
-}
-
-// Two replicas of a job ticking every millisecond never run at the same
-// time: each run lasts until the other replica has been refused the lock
-// at least once, and the fencing tokens increase run after run.
+// Two replicas of a job never run at the same time, and the fencing
+// tokens increase run after run.
 func TestTwoReplicasNeverOverlap(t *testing.T) {
-	const want = 20
-	name := uniqueName(t)
-	var (
-		inRun, overlaps atomic.Int32
-		mu              sync.Mutex
-		tokens          []int64
-	)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	refused := [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
-	var wg sync.WaitGroup
-	for i := range 2 {
-		other := refused[1-i]
-		fn := func(ctx context.Context) error {
-			if inRun.Add(1) > 1 {
-				overlaps.Add(1)
-			}
-			defer inRun.Add(-1)
-			tok, _ := tick.FencingToken(ctx)
-			mu.Lock()
-			tokens = append(tokens, tok)
-			if len(tokens) >= want {
-				cancel()
-			}
-			mu.Unlock()
-			select { // an old refusal happened during this holder's previous run
-			case <-other:
-			default:
-			}
-			select {
-			case <-other:
-			case <-ctx.Done():
-			}
-			return nil
-		}
-		l := observed{pglock.New(openDB(t)), refused[i]}
-		job := tick.Every(name, time.Millisecond, fn, tick.WithLock(l),
-			tick.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-		wg.Go(func() {
-			if err := job.Run(ctx); !errors.Is(err, context.Canceled) {
-				t.Errorf("replica %d: Run() = %v; want context.Canceled", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	if n := overlaps.Load(); n != 0 {
-		t.Errorf("%d runs overlapped another", n)
-	}
-	for i := 1; i < len(tokens); i++ {
-		if tokens[i] <= tokens[i-1] {
-			t.Errorf("fencing tokens %v do not increase", tokens)
-			break
-		}
-	}
-	if len(tokens) < want {
-		t.Errorf("%d runs; want at least %d", len(tokens), want)
-	}
+	locktest.NeverOverlap(t, uniqueName(t), func() tick.Locker { return pglock.New(openDB(t)) })
 }
 
 func TestAcquireErrors(t *testing.T) {

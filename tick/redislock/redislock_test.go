@@ -3,14 +3,13 @@ package redislock_test
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/chassis-go/chassis/tick/internal/locktest"
 
 	"github.com/redis/go-redis/v9"
 
@@ -227,7 +226,7 @@ func TestFaultCancelsRun(t *testing.T) {
 					entered <- ctx
 					<-ctx.Done()
 					return ctx.Err()
-				}, tick.WithLock(newLocker(b, c)), tick.WithLogger(slog.New(recordHandler(failed))))
+				}, tick.WithLock(newLocker(b, c)), tick.WithLogger(slog.New(locktest.RecordHandler(failed))))
 				ctx, cancel := context.WithCancel(context.Background())
 				done := make(chan error, 1)
 				go func() { done <- job.Run(ctx) }()
@@ -261,98 +260,11 @@ func TestFaultCancelsRun(t *testing.T) {
 	}
 }
 
-// recordHandler sends the job's Error records on ch.
-type recordHandler chan slog.Record
-
-func (h recordHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
-func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h <- r:
-	default:
-	}
-	return nil
-}
-func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h recordHandler) WithGroup(string) slog.Handler      { return h }
-
-// observed reports each refusal of its Locker on refused.
-type observed struct {
-	tick.Locker
-	refused chan struct{}
-}
-
-func (o observed) Acquire(ctx context.Context, name string) (tick.Lease, error) {
-	ls, err := o.Locker.Acquire(ctx, name)
-	if errors.Is(err, tick.ErrLocked) {
-		select {
-		case o.refused <- struct{}{}:
-		default:
-		}
-	}
-	return ls, err
-}
-
-// Two replicas of a job ticking every millisecond never run at the same
-// time: each run lasts until the other replica has been refused the lease
-// at least once, and the fencing tokens increase run after run.
+// Two replicas of a job never run at the same time, and the fencing
+// tokens increase run after run.
 func TestTwoReplicasNeverOverlap(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b *backend) {
-		const want = 20
-		var (
-			inRun, overlaps atomic.Int32
-			mu              sync.Mutex
-			tokens          []int64
-		)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		refused := [2]chan struct{}{make(chan struct{}, 1), make(chan struct{}, 1)}
-		var wg sync.WaitGroup
-		for i := range 2 {
-			other := refused[1-i]
-			fn := func(ctx context.Context) error {
-				if inRun.Add(1) > 1 {
-					overlaps.Add(1)
-				}
-				defer inRun.Add(-1)
-				tok, _ := tick.FencingToken(ctx)
-				mu.Lock()
-				tokens = append(tokens, tok)
-				if len(tokens) >= want {
-					cancel()
-				}
-				mu.Unlock()
-				select { // an old refusal happened during this holder's previous run
-				case <-other:
-				default:
-				}
-				select {
-				case <-other:
-				case <-ctx.Done():
-				}
-				return nil
-			}
-			l := observed{newLocker(b, b.client(t)), refused[i]}
-			job := tick.Every("job", time.Millisecond, fn, tick.WithLock(l),
-				tick.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
-			wg.Go(func() {
-				if err := job.Run(ctx); !errors.Is(err, context.Canceled) {
-					t.Errorf("replica %d: Run() = %v; want context.Canceled", i, err)
-				}
-			})
-		}
-		wg.Wait()
-		if n := overlaps.Load(); n != 0 {
-			t.Errorf("%d runs overlapped another", n)
-		}
-		for i := 1; i < len(tokens); i++ {
-			if tokens[i] <= tokens[i-1] {
-				t.Errorf("fencing tokens %v do not increase", tokens)
-				break
-			}
-		}
-		if len(tokens) < want {
-			t.Errorf("%d runs; want at least %d", len(tokens), want)
-		}
+		locktest.NeverOverlap(t, "job", func() tick.Locker { return newLocker(b, b.client(t)) })
 	})
 }
 
