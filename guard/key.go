@@ -43,6 +43,9 @@ const maxForwardedHops = 64
 // returns an error wrapping [ErrNoClientIP]. An IPv4 key costs no allocation.
 func RemoteIP() KeyFunc {
 	return func(r *http.Request) (string, error) {
+		if key, ok := canonicalIPv4Host(r.RemoteAddr); ok {
+			return key, nil
+		}
 		addr, host, ok := parseRemoteAddr(r.RemoteAddr)
 		if !ok {
 			return "", fmt.Errorf("guard: remote address is not an ip: %w", ErrNoClientIP)
@@ -187,6 +190,55 @@ func Header(name string) KeyFunc {
 		}
 		return v, nil
 	}
+}
+
+// canonicalIPv4Host returns the IP of s when s is "a.b.c.d:port" with the
+// address already in canonical form, which is what net/http's RemoteAddr is
+// for nearly every IPv4 client. It is RemoteIP's fast path: netip's general
+// parser and the canonical re-encoding cost about a fifth of a rate-limited
+// request. Anything else (IPv6, leading zeros, a bad port) reports false and
+// takes the general path, so both paths give the same key
+// (FuzzCanonicalIPv4Host checks it).
+func canonicalIPv4Host(s string) (string, bool) {
+	colon := strings.LastIndexByte(s, ':')
+	if colon < 7 || colon == len(s)-1 || len(s)-colon-1 > 5 {
+		return "", false
+	}
+	port := 0
+	for i := colon + 1; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return "", false
+		}
+		port = port*10 + int(c-'0')
+	}
+	if port > 65535 {
+		return "", false
+	}
+	fields, digits, octet := 0, 0, 0
+	for i := 0; i < colon; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits == 1 && octet == 0 {
+				return "", false // a leading zero
+			}
+			octet = octet*10 + int(c-'0')
+			digits++
+			if octet > 255 {
+				return "", false
+			}
+		case c == '.' && digits > 0 && fields < 3:
+			fields++
+			digits, octet = 0, 0
+		default:
+			return "", false
+		}
+	}
+	if fields != 3 || digits == 0 {
+		return "", false
+	}
+	return s[:colon], true
 }
 
 // parseRemoteAddr parses an http.Request.RemoteAddr: "ip:port", "[ipv6]:port"

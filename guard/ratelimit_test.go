@@ -116,6 +116,34 @@ func TestRateLimitHeaders(t *testing.T) {
 	}
 }
 
+// TestRateLimitHeaderValuesKept: RateLimit values share arenas across
+// requests; every value a response got stays as it was after later
+// requests, including when a handler Adds to the header.
+func TestRateLimitHeaderValuesKept(t *testing.T) {
+	t.Parallel()
+	clk := fakeclock.New(memT0)
+	h := guard.RateLimit(guard.RateLimitConfig{
+		Limiter: guard.NewMemoryLimiter(guard.PerMinute(1000), guard.WithClock(clk.Now)),
+		Key:     guard.RemoteIP(),
+	})(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Add("Ratelimit", "added")
+	}))
+	const n = 100 // several arenas
+	var got [][]string
+	for range n {
+		got = append(got, rlServe(t, h, "192.0.2.1:1234").Header()["Ratelimit"])
+	}
+	for i, v := range got {
+		want := []string{fmt.Sprintf(`"default";r=%d;t=%d`, 999-i, (i+1)*60/1000+1), "added"}
+		if (i+1)*60%1000 == 0 {
+			want[0] = fmt.Sprintf(`"default";r=%d;t=%d`, 999-i, (i+1)*60/1000)
+		}
+		if strings.Join(v, "|") != strings.Join(want, "|") {
+			t.Errorf("response %d: RateLimit = %q; want %q", i, v, want)
+		}
+	}
+}
+
 func TestRateLimitDenied(t *testing.T) {
 	t.Parallel()
 	next := &rlHandler{}
