@@ -13,6 +13,7 @@ package reqmeta
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -42,8 +43,29 @@ func Ensure(r *http.Request) (*http.Request, *Info) {
 	if info := From(r.Context()); info != nil {
 		return r, info
 	}
-	info := new(Info)
-	return r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)), info
+	c := &infoCtx{Context: r.Context()}
+	return r.WithContext(c), &c.info
+}
+
+// infoCtx is a context carrying an *Info: context.WithValue with the Info
+// in the same allocation. It answers Value for ctxKey and asks its parent
+// for everything else, like the context package's own value context; the
+// parent's Done, Err and Deadline are its own, so the context package's
+// cancellation propagation sees through it as it does through WithValue.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+func (c *infoCtx) Value(key any) any {
+	if key == (ctxKey{}) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+func (c *infoCtx) String() string {
+	return fmt.Sprint(c.Context) + ".WithValue(reqmeta.Info)"
 }
 
 // RequestID returns the request id recorded in ctx, or "".

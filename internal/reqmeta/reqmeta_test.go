@@ -1,10 +1,12 @@
 package reqmeta_test
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -112,5 +114,37 @@ func TestInfoConcurrent(t *testing.T) {
 	wg.Wait()
 	if info.Pattern(r) != "GET /p" || info.RequestID() != "id" {
 		t.Errorf("after concurrent use: %q %q", info.Pattern(r), info.RequestID())
+	}
+}
+
+type otherKey struct{}
+
+// TestEnsureContextIsTransparent: the context Ensure adds keeps its parent's
+// values, deadline and cancellation, and contexts derived from it are
+// cancelled with the parent.
+func TestEnsureContextIsTransparent(t *testing.T) {
+	deadline := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), otherKey{}, "v"), deadline)
+	r, info := reqmeta.Ensure(httptest.NewRequest("GET", "/", nil).WithContext(parent))
+	ctx := r.Context()
+	if got := ctx.Value(otherKey{}); got != "v" {
+		t.Errorf("Value(otherKey) = %v; want the parent's value", got)
+	}
+	if reqmeta.From(ctx) != info {
+		t.Error("From does not find the Info")
+	}
+	if d, ok := ctx.Deadline(); !ok || !d.Equal(deadline) {
+		t.Errorf("Deadline() = %v, %v; want the parent's", d, ok)
+	}
+	child, cancelChild := context.WithCancel(ctx)
+	defer cancelChild()
+	cancel()
+	select {
+	case <-child.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a context derived from Ensure's was not cancelled with the parent")
+	}
+	if ctx.Err() != context.Canceled || child.Err() != context.Canceled {
+		t.Errorf("Err() = %v, child %v; want context.Canceled", ctx.Err(), child.Err())
 	}
 }
