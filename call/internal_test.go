@@ -252,6 +252,17 @@ func FuzzParseRetryAfter(f *testing.F) {
 	})
 }
 
+func TestHeaderValue(t *testing.T) {
+	t.Parallel()
+	h := http.Header{"Retry-After": {"1", "2"}, "Authorization": {""}, "Idempotency-Key": nil}
+	h["lower-case"] = []string{"raw"} // not canonical: Get does not find it either
+	for _, key := range []string{"Retry-After", "Authorization", "Idempotency-Key", "Missing", "Lower-Case"} {
+		if got, want := headerValue(h, key), h.Get(key); got != want {
+			t.Errorf("headerValue(h, %q) = %q; want %q (as Header.Get)", key, got, want)
+		}
+	}
+}
+
 func TestURLFull(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ in, want string }{

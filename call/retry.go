@@ -145,7 +145,7 @@ func (r *retryer) allowed(req *http.Request) bool {
 		http.MethodPut, http.MethodDelete:
 		return true
 	}
-	return req.Header.Get("Idempotency-Key") != ""
+	return headerValue(req.Header, "Idempotency-Key") != ""
 }
 
 // decide reports whether the outcome of an attempt is to be retried and how
@@ -160,10 +160,15 @@ func (r *retryer) decide(ctx context.Context, resp *http.Response, err error, n 
 			return 0, false
 		}
 	}
+	if err == nil && resp != nil && r.retryable == nil && !maybeRetryableStatus(resp.StatusCode) {
+		// The default test retries no other status, whatever Retry-After
+		// says: the header need not be read.
+		return 0, false
+	}
 	var after time.Duration
 	var hasAfter bool
 	if resp != nil {
-		if v := resp.Header.Get("Retry-After"); v != "" {
+		if v := headerValue(resp.Header, "Retry-After"); v != "" {
 			after, hasAfter = retryafter.Parse(v, now())
 		}
 	}
@@ -188,13 +193,30 @@ func defaultRetryable(resp *http.Response, err error, hasAfter bool) bool {
 		var cert *tls.CertificateVerificationError
 		return !errors.As(err, &cert)
 	}
-	switch resp.StatusCode {
-	case http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
-		return true
-	case http.StatusTooManyRequests:
+	if resp.StatusCode == http.StatusTooManyRequests {
 		return hasAfter
 	}
+	return maybeRetryableStatus(resp.StatusCode)
+}
+
+// maybeRetryableStatus reports whether the default test may retry a
+// response with status code: 502, 503 and 504 always, 429 with a valid
+// Retry-After.
+func maybeRetryableStatus(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
 	return false
+}
+
+// headerValue is h.Get(key) for a key already in canonical form: it skips
+// canonicalizing the key again, which costs more than the lookup.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // finalError marks an error that no retry can fix (a failing token source or

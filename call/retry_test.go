@@ -38,6 +38,8 @@ func TestRetry_statuses(t *testing.T) {
 		{"503 with Retry-After retried", []int{503}, "0", 200, 2},
 		{"503 with Retry-After past cap returned", []int{503}, "3600", 503, 1},
 		{"503 three times gives up", []int{503, 503, 503}, "", 503, 3},
+		{"200 with Retry-After once", nil, "0", 200, 1},
+		{"500 with Retry-After not retried", []int{500}, "0", 500, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

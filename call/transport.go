@@ -184,7 +184,7 @@ func (t *transport) attempt(ctx context.Context, req *http.Request, n int, br *h
 // token returns the bearer token to attach to req, or "" if none is to be
 // attached.
 func (t *transport) token(ctx context.Context, req *http.Request) (string, error) {
-	if t.tokens == nil || req.Header.Get("Authorization") != "" || !tokenAllowed(req) {
+	if t.tokens == nil || headerValue(req.Header, "Authorization") != "" || !tokenAllowed(req) {
 		return "", nil
 	}
 	token, err := t.tokens.token(ctx)
