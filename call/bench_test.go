@@ -1,19 +1,23 @@
 package call_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/chassis-go/chassis/call"
 )
 
 // BenchmarkDo compares Client.Do with a bare http.Client on the same
-// loopback server, one request at a time.
+// loopback server, one request at a time. The _deadline variants send a
+// request whose context has a 10s deadline, shorter than the default
+// per-attempt timeout, as a request from a server handler usually has.
 func BenchmarkDo(b *testing.B) {
 	s := newServer(b, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
-	run := func(b *testing.B, do func(*http.Request) (*http.Response, error)) {
-		req, _ := http.NewRequest(http.MethodGet, s.URL+"/items?page=2", nil)
+	run := func(b *testing.B, ctx context.Context, do func(*http.Request) (*http.Response, error)) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/items?page=2", nil)
 		b.ReportAllocs()
 		for b.Loop() {
 			resp, err := do(req)
@@ -24,19 +28,34 @@ func BenchmarkDo(b *testing.B) {
 			_ = resp.Body.Close()
 		}
 	}
+	deadline := func(b *testing.B) context.Context {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		b.Cleanup(cancel)
+		return ctx
+	}
 	b.Run("bare", func(b *testing.B) {
 		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 		defer hc.CloseIdleConnections()
-		run(b, hc.Do)
+		run(b, context.Background(), hc.Do)
 	})
 	b.Run("call_defaults", func(b *testing.B) {
 		c := call.New()
 		defer c.CloseIdleConnections()
-		run(b, c.Do)
+		run(b, context.Background(), c.Do)
 	})
 	b.Run("call_breaker", func(b *testing.B) {
 		c := call.New(call.WithBreaker(call.BreakerPolicy{}))
 		defer c.CloseIdleConnections()
-		run(b, c.Do)
+		run(b, context.Background(), c.Do)
+	})
+	b.Run("bare_deadline", func(b *testing.B) {
+		hc := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		defer hc.CloseIdleConnections()
+		run(b, deadline(b), hc.Do)
+	})
+	b.Run("call_defaults_deadline", func(b *testing.B) {
+		c := call.New()
+		defer c.CloseIdleConnections()
+		run(b, deadline(b), c.Do)
 	})
 }

@@ -203,9 +203,14 @@ func (t *transport) token(ctx context.Context, req *http.Request) (string, error
 // attempt's timer and span end in one deferred call unless the response
 // body takes them over (attemptBody); on a panic they end there too, and a
 // response already received is closed.
+//
+// When ctx's deadline comes no later than the per-attempt timeout would,
+// the attempt runs under ctx's deadline alone: context.WithTimeoutCause
+// would add no timer then (only a cancel scope), and the error at that
+// deadline is ctx's either way.
 func (t *transport) send(ctx context.Context, req *http.Request, n int, token string, br *hostBreaker, o *breaker.Outcome) (resp *http.Response, err error) {
 	actx, cancel := ctx, context.CancelFunc(nil)
-	if t.timeout > 0 {
+	if t.timeout > 0 && !deadlineWithin(ctx, t.timeout) {
 		actx, cancel = context.WithTimeoutCause(ctx, t.timeout, t.timeoutCause)
 	}
 	actx, tel := t.tel.startAttempt(actx, req, n-1)
@@ -228,7 +233,17 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 		}
 	}()
 
-	r := req.WithContext(actx) // shallow: the caller's header map is shared until copied below
+	// r is a shallow copy: the caller's header map is shared until copied
+	// below. When the response body will need a wrapper to end the
+	// attempt, the two are allocated together.
+	var r *http.Request
+	var body *attemptBody
+	if cancel != nil || tel.span != nil {
+		a := &attemptState{req: *req.WithContext(actx)}
+		r, body = &a.req, &a.body
+	} else {
+		r = req.WithContext(actx)
+	}
 	if token != "" || needsPropagation(actx) {
 		r.Header = req.Header.Clone()
 		if r.Header == nil {
@@ -240,14 +255,14 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 		t.tel.prop.Inject(actx, propagation.HeaderCarrier(r.Header))
 	}
 	if n > 1 && req.Body != nil && req.Body != http.NoBody {
-		body, gerr := req.GetBody()
+		rb, gerr := req.GetBody()
 		if gerr != nil {
 			err = &finalError{fmt.Errorf("call: replay request body: %w", gerr)}
 			tel.end(actx, r, nil, err)
 			returned = true
 			return nil, err
 		}
-		r.Body = body
+		r.Body = rb
 	}
 
 	*o = breaker.Failure // a panic in the base transport or IsFailure
@@ -272,15 +287,29 @@ func (t *transport) send(ctx context.Context, req *http.Request, n int, token st
 	if err != nil {
 		return nil, err
 	}
-	if (cancel == nil && tel.span == nil) || resp.StatusCode == http.StatusSwitchingProtocols {
+	if body == nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		// Nothing to release later, or the connection now belongs to the
 		// caller and net/http no longer watches the attempt's context:
 		// release it now (in the deferred call).
 		return resp, nil
 	}
-	resp.Body = &attemptBody{rc: resp.Body, cancel: cancel, span: tel.span}
+	body.rc, body.cancel, body.span = resp.Body, cancel, tel.span
+	resp.Body = body
 	handedOff = true
 	return resp, nil
+}
+
+// attemptState is an attempt's copy of the request and the wrapper of its
+// response body, allocated as one.
+type attemptState struct {
+	req  http.Request
+	body attemptBody
+}
+
+// deadlineWithin reports whether ctx has a deadline at most d from now.
+func deadlineWithin(ctx context.Context, d time.Duration) bool {
+	dl, ok := ctx.Deadline()
+	return ok && dl.Before(time.Now().Add(d))
 }
 
 func (t *transport) outcome(ctx context.Context, resp *http.Response, err error) breaker.Outcome {
