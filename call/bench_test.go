@@ -53,9 +53,47 @@ func BenchmarkDo(b *testing.B) {
 		defer hc.CloseIdleConnections()
 		run(b, deadline(b), hc.Do)
 	})
+	b.Run("call_no_timeout", func(b *testing.B) {
+		c := call.New(call.WithTimeout(0))
+		defer c.CloseIdleConnections()
+		run(b, context.Background(), c.Do)
+	})
 	b.Run("call_defaults_deadline", func(b *testing.B) {
 		c := call.New()
 		defer c.CloseIdleConnections()
 		run(b, deadline(b), c.Do)
+	})
+}
+
+// BenchmarkDoStub is Client.Do against an in-memory base transport that
+// answers 200 with no body, so that only the Client's own work and
+// allocations are measured: bare is an http.Client on the same stub.
+func BenchmarkDoStub(b *testing.B) {
+	stub := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: http.StatusOK, Header: make(http.Header), Body: http.NoBody, Request: r}, nil
+	})
+	run := func(b *testing.B, do func(*http.Request) (*http.Response, error)) {
+		req, _ := http.NewRequest(http.MethodGet, "http://svc.test/items", nil)
+		b.ReportAllocs()
+		for b.Loop() {
+			resp, err := do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = resp.Body.Close()
+		}
+	}
+	b.Run("bare", func(b *testing.B) {
+		run(b, (&http.Client{Transport: stub}).Do)
+	})
+	b.Run("call_one_attempt", func(b *testing.B) {
+		run(b, call.New(call.WithTransport(stub), call.WithRetry(call.RetryPolicy{MaxAttempts: 1}), call.WithTimeout(0)).Do)
+	})
+	b.Run("call_one_attempt_breaker", func(b *testing.B) {
+		run(b, call.New(call.WithTransport(stub), call.WithRetry(call.RetryPolicy{MaxAttempts: 1}), call.WithTimeout(0),
+			call.WithBreaker(call.BreakerPolicy{})).Do)
+	})
+	b.Run("call_defaults", func(b *testing.B) {
+		run(b, call.New(call.WithTransport(stub)).Do)
 	})
 }

@@ -92,7 +92,7 @@ func method(m string) (string, bool) {
 	if m == "" {
 		return http.MethodGet, true
 	}
-	for _, k := range knownMethods {
+	for _, k := range &knownMethods { // by pointer: ranging over the array copies it
 		if m == k {
 			return m, true
 		}
