@@ -260,6 +260,10 @@ type timeoutWriter struct {
 	// with done. The common paths need no channel: the handler goroutine
 	// cancels the context the serving goroutine waits on.
 	returned chan struct{}
+
+	// vals holds the values of h when they are few, so that the copy of
+	// the header costs one allocation fewer than http.Header.Clone.
+	vals [16]string
 }
 
 var (
@@ -275,10 +279,8 @@ func (h *timeoutHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r, info := reqmeta.Ensure(r)
 	ctx, cancel := context.WithTimeout(r.Context(), h.d)
 	defer cancel()
-	tw := &timeoutWriter{w: w, h: w.Header().Clone(), declared: -1}
-	if tw.h == nil {
-		tw.h = make(http.Header)
-	}
+	tw := &timeoutWriter{w: w, declared: -1}
+	tw.h = cloneHeader(w.Header(), tw.vals[:])
 	tw.cond.L = &tw.mu
 	// inner shares r's header map with next, which may modify it: the
 	// serving goroutine reads only r's other fields from here on.
@@ -486,6 +488,30 @@ func (h *timeoutHandler) writeExpired(w http.ResponseWriter, r *http.Request, er
 		p = err
 	}
 	problem.Write(w, (&http.Request{Method: r.Method}).WithContext(r.Context()), p)
+}
+
+// cloneHeader is http.Header.Clone, except that the values go into buf
+// when they fit, and that a nil src gives an empty map. Each entry gets a
+// capacity-limited slice, so an append to one never writes into another.
+func cloneHeader(src http.Header, buf []string) http.Header {
+	n := 0
+	for _, v := range src {
+		n += len(v)
+	}
+	if n > len(buf) {
+		buf = make([]string, n)
+	}
+	h := make(http.Header, len(src))
+	for k, v := range src {
+		if v == nil {
+			h[k] = nil // as Clone: a nil value stays nil, so Write omits it
+			continue
+		}
+		n := copy(buf, v)
+		h[k] = buf[:n:n]
+		buf = buf[n:]
+	}
+	return h
 }
 
 // syncHeader makes dst hold exactly the entries of src. The value slices are

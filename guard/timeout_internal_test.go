@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -242,4 +243,60 @@ func TestTimeoutClientGoneAfterHijack(t *testing.T) {
 	}
 	close(release)
 	<-exited
+}
+
+// TestCloneHeader: cloneHeader gives what http.Header.Clone gives (an empty
+// map for nil), shares no value memory with src, and an append to one
+// entry never writes into another's.
+func TestCloneHeader(t *testing.T) {
+	many := http.Header{}
+	for i := range 20 {
+		many.Add("X-Many", string(rune('a'+i)))
+	}
+	tests := []struct {
+		name string
+		src  http.Header
+	}{
+		{"nil", nil},
+		{"empty", http.Header{}},
+		{"nil value", http.Header{"A": nil, "B": {"1"}}},
+		{"empty value", http.Header{"A": {}}},
+		{"few", http.Header{"A": {"1", "2"}, "B": {"3"}}},
+		{"more than the buffer", many},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf [16]string
+			got := cloneHeader(tt.src, buf[:])
+			want := tt.src.Clone()
+			if want == nil {
+				want = http.Header{}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("cloneHeader = %v; want %v", got, want)
+			}
+			for k, v := range want {
+				g, ok := got[k]
+				if !ok || (g == nil) != (v == nil) || strings.Join(g, ",") != strings.Join(v, ",") {
+					t.Errorf("[%s] = %#v; want %#v", k, g, v)
+				}
+			}
+			for k, v := range got {
+				if len(v) > 0 {
+					v[0] = "changed"
+					if tt.src[k][0] == "changed" {
+						t.Errorf("[%s]: the copy shares its values with src", k)
+					}
+				}
+				got[k] = append(v, "appended")
+			}
+			for k, v := range got {
+				for _, s := range v[:len(v)-1] {
+					if s == "appended" {
+						t.Errorf("[%s] = %q: an append to another entry wrote into it", k, v)
+					}
+				}
+			}
+		})
+	}
 }
