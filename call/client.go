@@ -259,6 +259,26 @@ func (c *Client) Transport() http.RoundTripper { return c.rt }
 // in flight.
 func (c *Client) CloseIdleConnections() { c.rt.CloseIdleConnections() }
 
+// Close releases what c registers outside itself: the metric callbacks
+// of its per-host overload limiters ([WithOverload]), which would
+// otherwise keep c reachable from the MeterProvider and be collected
+// forever, and the base transport's idle connections. Call it when a
+// Client built with WithOverload is no longer needed before the program
+// ends, for instance one built per tenant or per test.
+//
+// Close does not interrupt requests in flight, and c keeps working after
+// it: the limiters keep limiting, but no longer report metrics, and
+// limiters for new hosts are made without metrics. Close may be called
+// more than once; it always returns nil (an unregistration error goes to
+// otel.Handle).
+func (c *Client) Close() error {
+	if c.rt.limiters != nil {
+		c.rt.limiters.close()
+	}
+	c.rt.CloseIdleConnections()
+	return nil
+}
+
 // Breakers reports how many per-host breakers c currently holds; it never
 // exceeds [BreakerPolicy.MaxHosts]. It is 0 for a Client without breakers.
 func (c *Client) Breakers() int {

@@ -41,7 +41,9 @@
 // taken from the cache) under the caller's context; the attempt gets its
 // own deadline ([WithTimeout]); and the client span wraps exactly one
 // attempt. A per-attempt timeout is therefore a breaker failure, and a
-// retry is a new span with http.request.resend_count set.
+// retry is a new span with http.request.resend_count set. The per-host
+// limiters report metrics through callbacks: [Client.Close] unregisters
+// them when a Client is discarded before the program ends.
 // Redirects are followed by the http.Client above all this, each hop being
 // one call of the stack.
 //

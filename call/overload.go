@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"go.opentelemetry.io/otel/metric/noop"
+
 	"github.com/chassis-go/chassis/overload"
 )
 
@@ -70,6 +72,9 @@ type limiterSet struct {
 	mu    sync.RWMutex
 	m     map[string]*hostLimiter
 	clock atomic.Int64 // logical time for least-recently-used eviction
+	// closed is set by close: limiters made from then on report no
+	// metrics, so nothing is registered that nobody will unregister.
+	closed bool
 }
 
 type hostLimiter struct {
@@ -127,6 +132,9 @@ func (s *limiterSet) get(host string) *hostLimiter {
 			}
 			cfg := s.pol.Limiter
 			cfg.Name = key
+			if s.closed {
+				cfg.MeterProvider = noop.NewMeterProvider()
+			}
 			h = &hostLimiter{l: overload.NewLimiter(cfg)}
 			s.m[key] = h
 		}
@@ -134,6 +142,16 @@ func (s *limiterSet) get(host string) *hostLimiter {
 	}
 	h.lastUse.Store(s.clock.Add(1))
 	return h
+}
+
+// close unregisters every limiter's metrics; the limiters keep working.
+func (s *limiterSet) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for _, h := range s.m {
+		h.l.Close()
+	}
 }
 
 // evictLocked closes and drops about max/8 idle limiters, least recently

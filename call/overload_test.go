@@ -8,6 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
 	"github.com/chassis-go/chassis/call"
 	"github.com/chassis-go/chassis/overload"
 )
@@ -60,4 +63,59 @@ func TestWithOverload(t *testing.T) {
 		t.Fatalf("Do after the unit was released = %v", err)
 	}
 	resp.Body.Close()
+}
+
+// TestCloseUnregistersOverloadMetrics: Close stops the per-host limiters'
+// metric callbacks, those of hosts first seen after Close are never
+// registered, and the Client keeps working.
+func TestCloseUnregistersOverloadMetrics(t *testing.T) {
+	t.Parallel()
+	reader := sdkmetric.NewManualReader()
+	c := call.New(
+		call.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
+		call.WithOverload(call.OverloadPolicy{Limiter: overload.Config{Algorithm: overload.Fixed(4)}}),
+		call.WithTransport(roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}, Request: r}, nil
+		})),
+	)
+	get := func(host string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, "http://"+host+"/", nil)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("Do(%s) = %v", host, err)
+		}
+		resp.Body.Close()
+	}
+	limitPoints := func() int {
+		t.Helper()
+		var rm metricdata.ResourceMetrics
+		if err := reader.Collect(context.Background(), &rm); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				if g, ok := m.Data.(metricdata.Gauge[int64]); ok && m.Name == "chassis.overload.limit" {
+					n += len(g.DataPoints)
+				}
+			}
+		}
+		return n
+	}
+	get("a.test")
+	get("b.test")
+	if n := limitPoints(); n != 2 {
+		t.Fatalf("chassis.overload.limit points before Close = %d; want 2 (one per host)", n)
+	}
+	for range 2 {
+		if err := c.Close(); err != nil {
+			t.Fatalf("Close = %v; want nil", err)
+		}
+	}
+	get("a.test")
+	get("c.test")
+	if n := limitPoints(); n != 0 {
+		t.Errorf("chassis.overload.limit points after Close = %d; want 0", n)
+	}
 }

@@ -385,7 +385,7 @@ func (s *service) close() {
 		}
 	}
 	if s.client != nil {
-		s.client.CloseIdleConnections()
+		_ = s.client.Close() // its per-host overload limiters' metric callbacks, and idle connections
 	}
 	if s.store != nil {
 		s.store.close()
