@@ -39,7 +39,8 @@ type Option func(*Store)
 
 // WithPrefix sets the prefix of every Redis key the Store writes, so several
 // services (or tests) can share one Redis. An empty prefix, like no option,
-// means DefaultPrefix.
+// means DefaultPrefix. [New] panics if prefix contains '{' or '}', which
+// are reserved for the hash tag.
 func WithPrefix(prefix string) Option {
 	return func(s *Store) {
 		if prefix != "" {
@@ -69,6 +70,12 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 		if o != nil {
 			o(s)
 		}
+	}
+	if strings.ContainsAny(s.prefix, "{}") {
+		// The key's own braces are its Redis Cluster hash tag; a brace in
+		// the prefix would become the tag instead, and put every key on
+		// one slot.
+		panic(fmt.Sprintf("redisstore.New: WithPrefix(%q) contains a brace; braces are reserved for the hash tag", s.prefix))
 	}
 	return s
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,7 +32,8 @@ const DefaultPrefix = "chassis:webhook:seen:"
 type Option func(*Cache)
 
 // WithPrefix sets the prefix of the keys the Cache writes. An empty prefix,
-// like no option, means DefaultPrefix.
+// like no option, means DefaultPrefix. [New] panics if prefix contains '{'
+// or '}', which are reserved for the hash tag.
 func WithPrefix(prefix string) Option {
 	return func(c *Cache) {
 		if prefix != "" {
@@ -70,6 +72,12 @@ func New(rdb redis.UniversalClient, opts ...Option) *Cache {
 		if o != nil {
 			o(c)
 		}
+	}
+	if strings.ContainsAny(c.prefix, "{}") {
+		// The key's own braces are its Redis Cluster hash tag; a brace in
+		// the prefix would become the tag instead, and put every key on
+		// one slot.
+		panic(fmt.Sprintf("redisreplay.New: WithPrefix(%q) contains a brace; braces are reserved for the hash tag", c.prefix))
 	}
 	return c
 }
