@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chassis-go/chassis/guard"
+	"github.com/chassis-go/chassis/internal/rediskey"
 )
 
 // ErrUnavailable is wrapped by the error Allow returns in [FailClosed] mode
@@ -152,9 +153,10 @@ func New(client redis.UniversalClient, l guard.Limit, opts ...Option) *Limiter {
 			o(&cfg)
 		}
 	}
+	if err := rediskey.CheckPrefix(cfg.prefix); err != nil {
+		panic("redislimit.New: " + err.Error())
+	}
 	switch {
-	case strings.ContainsAny(cfg.prefix, "{}"):
-		panic(fmt.Sprintf("redislimit.New: WithPrefix(%q) contains a brace; braces are reserved for the hash tag", cfg.prefix))
 	case cfg.timeout <= 0:
 		panic(fmt.Sprintf("redislimit.New: WithTimeout must be > 0, got %v", cfg.timeout))
 	case cfg.failures < 1:

@@ -29,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/chassis-go/chassis/idempotency"
+	"github.com/chassis-go/chassis/internal/rediskey"
 )
 
 // DefaultPrefix is the key prefix of a Store built without WithPrefix.
@@ -71,11 +72,8 @@ func New(rdb redis.UniversalClient, opts ...Option) *Store {
 			o(s)
 		}
 	}
-	if strings.ContainsAny(s.prefix, "{}") {
-		// The key's own braces are its Redis Cluster hash tag; a brace in
-		// the prefix would become the tag instead, and put every key on
-		// one slot.
-		panic(fmt.Sprintf("redisstore.New: WithPrefix(%q) contains a brace; braces are reserved for the hash tag", s.prefix))
+	if err := rediskey.CheckPrefix(s.prefix); err != nil {
+		panic("redisstore.New: " + err.Error())
 	}
 	return s
 }

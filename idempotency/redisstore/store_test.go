@@ -255,15 +255,5 @@ func TestPrefixWithBracePanics(t *testing.T) {
 	t.Parallel()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
 	defer func() { _ = c.Close() }()
-	for _, prefix := range []string{"app{1}:", "app{", "app}"} {
-		func() {
-			defer func() {
-				msg, _ := recover().(string)
-				if !strings.Contains(msg, "WithPrefix") || !strings.Contains(msg, "brace") {
-					t.Errorf("New(WithPrefix(%q)) panic = %q; want one naming WithPrefix and the brace", prefix, msg)
-				}
-			}()
-			redisstore.New(c, redisstore.WithPrefix(prefix))
-		}()
-	}
+	redistest.AssertBracePrefixPanics(t, "redisstore", func(prefix string) { redisstore.New(c, redisstore.WithPrefix(prefix)) })
 }

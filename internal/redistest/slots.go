@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/chassis-go/chassis/internal/rediskey"
 )
 
 // AssertOneSlot fails t unless the cluster puts every key in one hash slot,
@@ -76,4 +78,22 @@ func AssertSpread(t testing.TB, c redis.UniversalClient, pattern string) map[str
 		}
 	}
 	return per
+}
+
+// AssertBracePrefixPanics checks that newWithPrefix, a package's New with
+// WithPrefix(prefix), panics for prefixes containing a brace with
+// rediskey.CheckPrefix's error after "<pkg>.New: ".
+func AssertBracePrefixPanics(t *testing.T, pkg string, newWithPrefix func(prefix string)) {
+	t.Helper()
+	for _, prefix := range []string{"app{1}:", "app{", "app}"} {
+		want := pkg + ".New: " + rediskey.CheckPrefix(prefix).Error()
+		func() {
+			defer func() {
+				if got, _ := recover().(string); got != want {
+					t.Errorf("New(WithPrefix(%q)) panic = %q; want %q", prefix, got, want)
+				}
+			}()
+			newWithPrefix(prefix)
+		}()
+	}
 }

@@ -163,15 +163,5 @@ func TestPrefixWithBracePanics(t *testing.T) {
 	t.Parallel()
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialed
 	defer func() { _ = c.Close() }()
-	for _, prefix := range []string{"app{1}:", "app{", "app}"} {
-		func() {
-			defer func() {
-				msg, _ := recover().(string)
-				if !strings.Contains(msg, "WithPrefix") || !strings.Contains(msg, "brace") {
-					t.Errorf("New(WithPrefix(%q)) panic = %q; want one naming WithPrefix and the brace", prefix, msg)
-				}
-			}()
-			redisreplay.New(c, redisreplay.WithPrefix(prefix))
-		}()
-	}
+	redistest.AssertBracePrefixPanics(t, "redisreplay", func(prefix string) { redisreplay.New(c, redisreplay.WithPrefix(prefix)) })
 }

@@ -17,11 +17,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/chassis-go/chassis/internal/rediskey"
 	"github.com/chassis-go/chassis/webhook"
 )
 
@@ -73,11 +73,8 @@ func New(rdb redis.UniversalClient, opts ...Option) *Cache {
 			o(c)
 		}
 	}
-	if strings.ContainsAny(c.prefix, "{}") {
-		// The key's own braces are its Redis Cluster hash tag; a brace in
-		// the prefix would become the tag instead, and put every key on
-		// one slot.
-		panic(fmt.Sprintf("redisreplay.New: WithPrefix(%q) contains a brace; braces are reserved for the hash tag", c.prefix))
+	if err := rediskey.CheckPrefix(c.prefix); err != nil {
+		panic("redisreplay.New: " + err.Error())
 	}
 	return c
 }
