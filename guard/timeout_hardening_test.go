@@ -117,22 +117,9 @@ func mwRawHTTP10(t *testing.T, srv *httptest.Server) (string, error) {
 // make the partial body look complete; the client must see an error.
 func TestTimeoutAbortHTTP10(t *testing.T) {
 	t.Parallel()
-	release, exited := make(chan struct{}), make(chan struct{})
-	var ctx *mwExpirable
-	h := guard.Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer close(exited)
-		io.WriteString(w, "partial ")
-		http.NewResponseController(w).Flush()
-		ctx.expire() // the deadline passes after the response started
-		<-release    // and the handler ignores it
-	}))
-	srv := mwServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx = newMWExpirable(r.Context())
-		h.ServeHTTP(w, r.WithContext(ctx))
-	}), false, nil)
+	srv, release := mwAbortServer(t, false)
 	got, err := mwRawHTTP10(t, srv)
-	close(release)
-	<-exited
+	release()
 	if err == nil {
 		t.Errorf("HTTP/1.0 read of an aborted response ended cleanly after %q; want an error (a connection reset)", got)
 	}

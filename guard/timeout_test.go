@@ -377,6 +377,30 @@ func mwServer(t *testing.T, h http.Handler, http2 bool, errLog io.Writer) *httpt
 	return srv
 }
 
+// mwAbortServer serves, behind guard.Timeout, a handler that writes and
+// flushes "partial ", then has its deadline pass and ignores it until
+// release is called; release returns once the handler has.
+func mwAbortServer(t *testing.T, http2 bool) (srv *httptest.Server, release func()) {
+	t.Helper()
+	released, exited := make(chan struct{}), make(chan struct{})
+	var ctx *mwExpirable
+	h := guard.Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(exited)
+		io.WriteString(w, "partial ")
+		http.NewResponseController(w).Flush()
+		ctx.expire() // the deadline passes after the response started
+		<-released   // and the handler ignores it
+	}))
+	srv = mwServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx = newMWExpirable(r.Context())
+		h.ServeHTTP(w, r.WithContext(ctx))
+	}), http2, nil)
+	return srv, func() {
+		close(released)
+		<-exited
+	}
+}
+
 func TestTimeoutAbortOverNetwork(t *testing.T) {
 	t.Parallel()
 	for _, proto := range []struct {
@@ -385,27 +409,14 @@ func TestTimeoutAbortOverNetwork(t *testing.T) {
 	}{{"HTTP/1.1", false}, {"HTTP/2", true}} {
 		t.Run(proto.name, func(t *testing.T) {
 			t.Parallel()
-			release, exited := make(chan struct{}), make(chan struct{})
-			var ctx *mwExpirable
-			h := guard.Timeout(time.Hour)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				defer close(exited)
-				io.WriteString(w, "partial ")
-				http.NewResponseController(w).Flush()
-				ctx.expire() // the deadline passes after the response started
-				<-release    // and the handler ignores it
-			}))
-			srv := mwServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				ctx = newMWExpirable(r.Context())
-				h.ServeHTTP(w, r.WithContext(ctx))
-			}), proto.http2, nil)
+			srv, release := mwAbortServer(t, proto.http2)
 			resp, err := srv.Client().Get(srv.URL)
 			if err != nil {
 				t.Fatalf("GET: %v", err)
 			}
 			body, err := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			close(release)
-			<-exited
+			release()
 			if resp.ProtoMajor != map[bool]int{false: 1, true: 2}[proto.http2] {
 				t.Fatalf("protocol = %s; want %s", resp.Proto, proto.name)
 			}
