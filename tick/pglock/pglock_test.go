@@ -211,7 +211,15 @@ func testTerminated(t *testing.T, db *sql.DB) {
 	if st := job.Status(); !errors.Is(st.LastError, tick.ErrLeaseLost) {
 		t.Errorf("Status().LastError = %v; want ErrLeaseLost", st.LastError)
 	}
-	// The session ended, so the lock is free for another replica now.
+	// The session ends, and its lock is free for another replica. The
+	// lease learns of the termination from the backend's notice, which it
+	// sends before it exits and releases its locks: wait for the release.
+	for end := time.Now().Add(guard); holder(t, admin, name) == pid; {
+		if time.Now().After(end) {
+			t.Fatalf("backend %d still holds the lock %v after it was terminated", pid, guard)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	other, err := pglock.New(admin).Acquire(ctx, name)
 	if err != nil {
 		t.Fatalf("Acquire() by another replica after the holder's session ended = %v", err)
