@@ -202,9 +202,18 @@ func TestRateLimitMetrics(t *testing.T) {
 	for range 3 {
 		_, _ = client.Check(t.Context(), &healthpb.HealthCheckRequest{Service: bOK})
 	}
+	// otelgrpc records rpc.server.* when the server handles the RPC's end,
+	// which can come after the client has its response: collect until it
+	// is there (bounded), then check everything on that collection.
 	var rm metricdata.ResourceMetrics
-	if err := reader.Collect(t.Context(), &rm); err != nil {
-		t.Fatalf("Collect() err = %v", err)
+	for end := time.Now().Add(10 * time.Second); ; {
+		if err := reader.Collect(t.Context(), &rm); err != nil {
+			t.Fatalf("Collect() err = %v", err)
+		}
+		if hasMetricPrefix(rm, "rpc.server.") || time.Now().After(end) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	got := map[string]int64{}
 	sawRPCMetric := false
@@ -232,6 +241,19 @@ func TestRateLimitMetrics(t *testing.T) {
 	if !sawRPCMetric {
 		t.Errorf("no rpc.server.* metric from the otelgrpc stats handler on the given MeterProvider")
 	}
+}
+
+// hasMetricPrefix reports whether rm holds a metric whose name starts
+// with prefix.
+func hasMetricPrefix(rm metricdata.ResourceMetrics, prefix string) bool {
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if strings.HasPrefix(m.Name, prefix) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func TestKeyFromPeer(t *testing.T) {

@@ -291,6 +291,13 @@ func TestServePrefacelessConnection(t *testing.T) {
 	}
 	defer c.Close()
 	<-lis.accepted
+	// Accept returning is not enough: grpc counts the connection only once
+	// its goroutine runs, which first sends the server's SETTINGS. Stopping
+	// before that would find no connection to wait for.
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err != nil {
+		t.Fatalf("reading the server's SETTINGS: %v", err)
+	}
 	cancel()
 	select {
 	case err := <-result:
